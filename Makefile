@@ -1,0 +1,44 @@
+# mirbench: `make install` then `make table-ismir2020`; `make test` runs the test suite.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+MIRBENCH  := $(VENV)/bin/mirbench
+# A local wheel folder (e.g. a CPU build of torch) that pip is configured with; uv is given the same.
+FIND_LINKS ?= $(PIP_FIND_LINKS)
+UV_FLAGS  := --python $(PY) --compile-bytecode $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: install test test-unit test-smoke test-regression bench corpus quickstart clean
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+	uv venv -q --allow-existing $(VENV) --python 3.11
+	uv pip install -q $(UV_FLAGS) -r requirements.lock
+	uv pip install -q $(UV_FLAGS) --no-deps -r requirements-nodeps.lock
+	uv pip install -q $(UV_FLAGS) --no-deps -e .
+	@$(MIRBENCH) --version
+
+test:
+	$(PY) -m pytest -q -m "not data"
+
+test-unit:
+	$(PY) -m pytest -q
+
+test-smoke:
+	$(PY) -m pytest -q -m smoke
+
+test-regression:
+	$(PY) -m pytest -q -m regression
+
+corpus:
+	$(MIRBENCH) prepare corpus
+
+quickstart: corpus
+	$(MIRBENCH) fit --config benchmarks/configs/base/trainer.yaml --config benchmarks/configs/data/corpus.yaml --config benchmarks/configs/ismir2020/classification_norm.yaml
+	$(MIRBENCH) test --config benchmarks/configs/base/trainer.yaml --config benchmarks/configs/data/corpus.yaml --config benchmarks/configs/ismir2020/classification_norm.yaml --ckpt_path last
+
+bench:
+	$(PY) -m benchmarks.perf
+
+clean:
+	rm -rf lightning_logs runs

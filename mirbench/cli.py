@@ -41,14 +41,14 @@ class MirbenchCLI(LightningCLI):
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("--version", "version"):
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and argv[0] in ("--version", "version"):
         print(f"mirbench {__version__}")
         return 0
-    if argv and argv[0] in COMMANDS:
-        module = importlib.import_module(COMMANDS[argv[0]])
-        return int(module.main(argv) or 0)
-    MirbenchCLI(args=argv)
+    if args and args[0] in COMMANDS:
+        module = importlib.import_module(COMMANDS[args[0]])
+        return int(module.main(args) or 0)
+    MirbenchCLI(args=argv)  # None: LightningCLI reads sys.argv itself
     return 0
 
 

@@ -1,0 +1,151 @@
+"""The embedded default data set: real compositions from the music21 corpus, rendered to audio.
+
+Card
+----
+What: 3-s excerpts of real scores (Bach chorales, Palestrina, Monteverdi, Trecento, Haydn/Mozart/
+Beethoven quartet movements, Ryan's Mammoth and O'Neill's dance tunes, Essen folk songs) rendered
+with the General MIDI soundfont TimGM6mb (inside the ``pretty_midi`` wheel) by ``tinysoundfont``.
+Shaped like MSD/Last.fm for Lee et al. 2020: multi-label tags in four categories (genre, mood,
+instrument, era), several excerpts per piece (track identity), piece-disjoint splits, Dim-Sim-style
+triplets with simulated votes. Size: ``n_pieces`` x ``clips_per_piece`` (default 360 x 6).
+Source / licence: the music21 corpus (BSD; scores public domain or as its ``license.txt``) and
+TimGM6mb (GPL-2, shipped with pretty_midi). Splits: drawn by ``seed``, stratified by source.
+Built once by ``mirbench prepare corpus`` (or on first use) into ``$MIRBENCH_DATA/corpus/<build>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from mirbench.audio.features import normalize_lee2020
+from mirbench.data.base import DataInfo
+from mirbench.data.corpus.build import CorpusParams, build_corpus
+from mirbench.data.corpus.dimsim import track_id
+from mirbench.data.sampling import ClipDataset, TripletDataset, TripletSampler
+from mirbench.paths import dataset_dir
+
+log = logging.getLogger(__name__)
+
+FEATURE_FILES = {"logmel": "logmel.npy", "frames52": "frames52.npy", "audio": "audio.npy"}
+
+
+def corpus_dir(params: CorpusParams, root: str | None = None) -> Path:
+    return dataset_dir("corpus", root) / params.name
+
+
+def ensure_corpus(params: CorpusParams, root: str | None = None, workers: int | None = None) -> Path:
+    """The build folder for ``params``, building it first when absent."""
+    path = corpus_dir(params, root)
+    if not (path / "corpus.json").is_file():
+        log.warning("building the embedded corpus into %s (once; `mirbench prepare corpus` does it ahead)", path)
+        build_corpus(path, params, workers=workers)
+    return path
+
+
+class CorpusDataModule(LightningDataModule):
+    """Clips (classification, proxy) or category/track triplets (triplet models) of the corpus.
+
+    ``features``: ``logmel`` (Lee et al. 2020 input, ``(1, 129, 128)`` normalised), ``frames52``
+    (Kim & Liem 2022 frames) or ``audio`` (22,050 Hz waveform). ``sampling``: ``clips`` or
+    ``triplets`` (``track_triplets`` adds same-track triplets for track regularisation).
+    """
+
+    def __init__(self, root: str | None = None, n_pieces: int = 360, clips_per_piece: int = 6, seed: int = 0,
+                 features: Literal["logmel", "frames52", "audio"] = "logmel",
+                 sampling: Literal["clips", "triplets"] = "clips", track_triplets: bool = False,
+                 triplets_per_epoch: int = 4096, batch_size: int = 32, num_workers: int = 0,
+                 reference_split: Literal["train", "valid"] = "train", build_workers: int | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.params = CorpusParams(n_pieces=n_pieces, clips_per_piece=clips_per_piece, seed=seed)
+        self.root = root
+        self._loaded = False
+
+    # -- data ---------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return corpus_dir(self.params, self.root)
+
+    def prepare_data(self) -> None:
+        ensure_corpus(self.params, self.root, self.hparams.build_workers)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._loaded:
+            return
+        path = ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        self.clips = pd.read_csv(path / "clips.csv")
+        self.pieces = pd.read_csv(path / "pieces.csv")
+        self.track_tags = np.load(path / "tag_matrix.npy")
+        tags = pd.read_csv(path / "tags.csv")
+        self.tag_names, self.tag_categories = tuple(tags["tag"]), tuple(tags["category"])
+        self.features = np.load(path / FEATURE_FILES[self.hparams.features], mmap_mode="r")
+        self.clip_track = self.clips["track"].to_numpy()
+        self.split_clips = {s: np.flatnonzero(self.clips["split"].to_numpy() == s) for s in ("train", "valid", "test")}
+        self._loaded = True
+
+    @property
+    def data_info(self) -> DataInfo:
+        self.setup()
+        shape = tuple(self._transform(self.features[0]).shape)
+        return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories,
+                        categories=("genre", "mood", "instrument", "era"), input_shape=shape, sample_rate=22050)
+
+    def _transform(self, array: np.ndarray) -> torch.Tensor:
+        x = np.asarray(array, dtype=np.float32)
+        if self.hparams.features == "logmel":
+            return torch.from_numpy(normalize_lee2020(x))[None]  # (1, frames, mels)
+        if self.hparams.features == "audio":
+            return torch.from_numpy(x / 32767.0)
+        return torch.from_numpy(x)
+
+    def clip_dataset(self, split: str) -> ClipDataset:
+        self.setup()
+        return ClipDataset(self.features, self.split_clips[split], self.clip_track, self.track_tags, self._transform)
+
+    # -- loaders ------------------------------------------------------------------------------
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle,
+                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        clips = self.clip_dataset("train")
+        if self.hparams.sampling == "clips":
+            return self._loader(clips, shuffle=True)
+        sampler = TripletSampler(clips.clips, self.clip_track, self.track_tags, self.tag_categories,
+                                 self.data_info.categories)
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        triplets = TripletDataset(clips, sampler, self.hparams.triplets_per_epoch, self.params.seed,
+                                  self.hparams.track_triplets)
+        triplets.set_epoch(epoch)
+        return self._loader(triplets, shuffle=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.clip_dataset("valid"), shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.clip_dataset("test"), shuffle=False)
+
+    def reference_dataloader(self) -> DataLoader:
+        """Clips whose embeddings give tag centroids (triplet models' auto-tagging, Lee et al. 2020)."""
+        return self._loader(self.clip_dataset(self.hparams.reference_split), shuffle=False)
+
+    def dimsim_triplets(self, clean: bool = True) -> dict[str, np.ndarray]:
+        """Dim-Sim-style triplets as indices into the test clip order, with their votes."""
+        self.setup()
+        table = pd.read_csv(self.path / ("dimsim_clean.csv" if clean else "dimsim_raw.csv"))
+        test = self.clips.iloc[self.split_clips["test"]].reset_index(drop=True)
+        position = {(track_id(int(t)), round(float(s), 3)): i
+                    for i, (t, s) in enumerate(zip(test["track"], test["start_seconds"]))}
+        out = {k: np.array([position[(i, round(float(s), 3))] for i, s in
+                            zip(table[f"{k}_id"], table[f"{k}_start_seconds"])], dtype=np.int64)
+               for k in ("anchor", "song1", "song2")}
+        out.update(song1_vote=table["song1_vote"].to_numpy(), song2_vote=table["song2_vote"].to_numpy())
+        return out

@@ -1,0 +1,74 @@
+"""The embedded corpus's tag vocabulary, shaped like MSD/Last.fm's four categories (Lee et al. 2020).
+
+Genre = style, dance-tune type or folk-song region (plus umbrella tags, so tags overlap as Last.fm's
+do); mood = mode, tempo class and dynamics; instrument = the General MIDI families used to render
+the piece; era = the period of the repertoire.
+"""
+
+from __future__ import annotations
+
+CATEGORIES: tuple[str, ...] = ("genre", "mood", "instrument", "era")
+
+GENRE_TAGS = (
+    "chorale", "mass", "madrigal", "ars nova", "string quartet",
+    "reel", "jig", "hornpipe", "strathspey", "air",
+    "chinese folk", "german folk", "lorraine folk", "luxembourg folk",
+    # umbrella tags
+    "sacred", "vocal polyphony", "dance", "folk song",
+)
+MOOD_TAGS = ("major", "minor", "slow", "moderate", "fast", "soft", "loud")
+INSTRUMENT_TAGS = (
+    "piano", "harpsichord", "organ", "accordion", "guitar", "violin", "cello", "strings",
+    "choir", "flute", "woodwind", "brass",
+)
+ERA_TAGS = ("medieval", "renaissance", "baroque", "classical", "traditional")
+
+TAGS: tuple[str, ...] = GENRE_TAGS + MOOD_TAGS + INSTRUMENT_TAGS + ERA_TAGS
+TAG_CATEGORIES: tuple[str, ...] = (
+    ("genre",) * len(GENRE_TAGS) + ("mood",) * len(MOOD_TAGS)
+    + ("instrument",) * len(INSTRUMENT_TAGS) + ("era",) * len(ERA_TAGS)
+)
+
+UMBRELLA = {
+    "chorale": ("sacred", "vocal polyphony"),
+    "mass": ("sacred", "vocal polyphony"),
+    "madrigal": ("vocal polyphony",),
+    "ars nova": ("vocal polyphony",),
+    "reel": ("dance",), "jig": ("dance",), "hornpipe": ("dance",), "strathspey": ("dance",),
+    "chinese folk": ("folk song",), "german folk": ("folk song",),
+    "lorraine folk": ("folk song",), "luxembourg folk": ("folk song",),
+}
+
+# General MIDI program (0-based) -> instrument tag
+PROGRAM_FAMILY = {
+    0: "piano", 6: "harpsichord", 19: "organ", 21: "accordion", 24: "guitar", 25: "guitar",
+    40: "violin", 41: "strings", 42: "cello", 48: "strings", 52: "choir", 53: "choir",
+    73: "flute", 74: "flute", 68: "woodwind", 70: "woodwind", 71: "woodwind",
+    56: "brass", 57: "brass", 60: "brass",
+}
+
+# Tempo classes by quarter-note BPM, and dynamics by MIDI velocity.
+SLOW_BELOW_BPM = 90.0
+FAST_ABOVE_BPM = 130.0
+
+
+def tempo_tag(bpm: float) -> str:
+    if bpm < SLOW_BELOW_BPM:
+        return "slow"
+    return "fast" if bpm > FAST_ABOVE_BPM else "moderate"
+
+
+def genre_tags(genre: str) -> list[str]:
+    """The genre plus its umbrella tags."""
+    if genre not in GENRE_TAGS:
+        raise ValueError(f"unknown corpus genre {genre!r}; known: {GENRE_TAGS}")
+    return [genre, *UMBRELLA.get(genre, ())]
+
+
+def tag_vector(tags: list[str]) -> list[int]:
+    """Multi-hot over :data:`TAGS`."""
+    unknown = set(tags) - set(TAGS)
+    if unknown:
+        raise ValueError(f"unknown corpus tags {sorted(unknown)}")
+    present = set(tags)
+    return [int(t in present) for t in TAGS]

@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="data tier: needs --local --dataset ID and the real data set on disk")
     for item in items:
-        if "data" in item.keywords:
+        if item.get_closest_marker("data") is not None:
             item.add_marker(skip)
 
 
@@ -31,3 +31,19 @@ def shared_data():
     if not root.is_dir():
         pytest.skip(f"real shared data not found at {root} (set MIRBENCH_SHARED_DATA)")
     return root
+
+
+TINY_CORPUS = {"n_pieces": 30, "clips_per_piece": 3, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """A real (small) build of the embedded corpus: 30 pieces x 3 clips, built once per session."""
+    from mirbench.data.corpus.build import CorpusParams
+    from mirbench.data.corpus.datamodule import ensure_corpus
+
+    root = tmp_path_factory.mktemp("corpus")
+    params = CorpusParams(n_pieces=TINY_CORPUS["n_pieces"], clips_per_piece=TINY_CORPUS["clips_per_piece"],
+                          seed=TINY_CORPUS["seed"], n_dimsim_triplets=200)
+    path = ensure_corpus(params, str(root), workers=2)
+    return {"root": str(root), "path": path, "params": params, **TINY_CORPUS}

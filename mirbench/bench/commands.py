@@ -1,0 +1,161 @@
+"""``mirbench run|table|check``: run a table spec, render it, check it against published and golden numbers.
+
+SPEC is an id (``benchmarks/tables/<id>.yaml``) or a path. Results go to ``$MIRBENCH_RESULTS`` (default
+``results/``) or ``--results DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mirbench.bench.spec import SpecError, TableSpec, load_spec
+
+
+def _csv(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
+    return parse
+
+
+def _kv(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    k, v = text.split("=", 1)
+    return k.lstrip("-"), v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mirbench", description="Run, render and check benchmark tables.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("spec", help="table id (benchmarks/tables/<id>.yaml) or path to a spec YAML")
+        p.add_argument("--profile", default=None, help="a profile of the spec (default: the spec's own seeds)")
+        p.add_argument("--results", type=Path, default=None,
+                       help="results root (default: $MIRBENCH_RESULTS or results/)")
+
+    run = sub.add_parser("run", help="run (or resume) the runs of a table")
+    common(run)
+    run.add_argument("--rows", type=_csv(str), default=None, help="comma-separated row ids (default: all)")
+    run.add_argument("--seeds", type=_csv(int), default=None, help="comma-separated seeds (default: the spec's)")
+    run.add_argument("--mode", choices=("inprocess", "subprocess"), default="inprocess",
+                     help="in this process (default) or as `mirbench fit` + `mirbench test` child processes")
+    run.add_argument("--force", action="store_true", help="redo runs that already finished")
+    run.add_argument("--devices", default=None, help="Lightning trainer.devices (e.g. 2, auto, 0,1)")
+    run.add_argument("--strategy", default=None, help="Lightning trainer.strategy (e.g. ddp)")
+    run.add_argument("--num_nodes", type=int, default=None, help="Lightning trainer.num_nodes")
+    run.add_argument("--accelerator", default=None, help="Lightning trainer.accelerator (cpu, gpu, auto)")
+    run.add_argument("--emit-slurm", type=Path, default=None, metavar="DIR",
+                     help="write one sbatch script per run into DIR instead of running")
+    run.add_argument("--sbatch", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                     help="extra #SBATCH option for --emit-slurm (repeatable), e.g. time=24:00:00")
+    run.add_argument("--table", action="store_true", help="render the table after the sweep")
+
+    table = sub.add_parser("table", help="write results/<id>/table.{md,csv,tex} and the spec's plots")
+    common(table)
+    table.add_argument("--no-plots", action="store_true", help="skip the plots")
+
+    check = sub.add_parser("check", help="exit 1 on a published or golden miss, or a required claim not held")
+    common(check)
+    check.add_argument("--strict", action="store_true", help="also fail on cells and required claims not run")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        spec = load_spec(args.spec)
+        spec.profile(args.profile)  # an unknown profile is an error before anything runs
+        return {"run": _run, "table": _table, "check": _check}[args.command](spec, args)
+    except SpecError as e:
+        print(f"mirbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(spec: TableSpec, args) -> int:
+    trainer = {"devices": args.devices, "strategy": args.strategy, "num_nodes": args.num_nodes,
+               "accelerator": args.accelerator}
+    if args.emit_slurm:
+        from mirbench.bench.launch import emit_job_scripts
+
+        scripts = emit_job_scripts(spec, args.emit_slurm, spec_ref=args.spec, profile=args.profile, rows=args.rows,
+                                   seeds=args.seeds, devices=int(args.devices or 1), num_nodes=args.num_nodes or 1,
+                                   strategy=args.strategy, accelerator=args.accelerator, mode=args.mode,
+                                   sbatch=dict(args.sbatch))
+        print(f"wrote {len(scripts)} job scripts to {args.emit_slurm} (submit: {args.emit_slurm}/submit_all.sh)")
+        return 0
+    from mirbench.bench.runner import run_table
+
+    result = run_table(spec, args.profile, args.rows, args.seeds, mode=args.mode, trainer_overrides=trainer,
+                       force=args.force, results_root=args.results, log=lambda s: print(s, flush=True))
+    if args.table:
+        _table(spec, args)
+    return 0 if result.ok else 1
+
+
+def _table(spec: TableSpec, args) -> int:
+    from mirbench.bench.tables import output_paths, write_table
+
+    report = write_table(spec, args.profile, args.results)
+    print(report.markdown())
+    paths = list(output_paths(spec, report.profile, args.results).values())
+    if spec.plots and not getattr(args, "no_plots", False):
+        from mirbench.bench.plots import make_plots
+
+        paths += make_plots(spec, report=report, results_root=args.results)
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+
+
+def check_report(report) -> tuple[list[str], list[str]]:
+    """(failures, warnings) of a TableReport: published/golden misses, required claims not held."""
+    cells, fails, warns = report.cells, [], []
+    for c in cells[cells.status == "miss"].itertuples():
+        fails.append(f"published miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs {c.published:.4g} "
+                     f"(tol {c.tol_abs:g} + {c.tol_rel:g}x)")
+    for c in cells[cells.golden_status == "miss"].itertuples():
+        fails.append(f"golden miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs golden {c.golden:.4g}")
+    for c in report.claims.itertuples():
+        if c.required and c.status == "not held":
+            fails.append(f"required claim not held: {c.id}: {c.text} ({c.lhs:.4g} vs {c.rhs:.4g} + {c.margin:g})")
+        elif c.required and c.status == "not run":
+            warns.append(f"required claim not run: {c.id}")
+        elif c.status == "not held":
+            warns.append(f"claim not held (not required): {c.id}: {c.text}")
+    not_run = cells[(cells.status == "not_run") & (cells.ref_status == "check")]
+    if len(not_run):
+        warns.append(f"{len(not_run)} checked cell(s) not run: "
+                     + ", ".join(f"{c.row}/{c.column}" for c in not_run.itertuples()))
+    gold_nr = cells[cells.golden.notna() & (cells.golden_status == "not_run")]
+    if len(gold_nr):
+        warns.append(f"{len(gold_nr)} golden cell(s) not run")
+    if report.failed:
+        failed = ", ".join(f"{r.row}/seed{r.seed}" for r in report.failed)
+        warns.append(f"{len(report.failed)} failed run(s): {failed}")
+    return fails, warns
+
+
+def _check(spec: TableSpec, args) -> int:
+    from mirbench.bench.tables import build_report
+
+    report = build_report(spec, args.profile, args.results)
+    fails, warns = check_report(report)
+    if args.strict:
+        fails += [w for w in warns if "not run" in w]
+        warns = [w for w in warns if "not run" not in w]
+    c = report.cells
+    print(f"check {spec.id} (profile {report.profile}): published {int((c.status == 'ok').sum())} ok, "
+          f"{int((c.status == 'miss').sum())} miss, {int((c.status == 'known_gap').sum())} known gap; golden "
+          f"{int((c.golden_status == 'ok').sum())} ok, {int((c.golden_status == 'miss').sum())} miss; claims "
+          f"{int((report.claims.status == 'held').sum()) if len(report.claims) else 0}/{len(report.claims)} held")
+    for w in warns:
+        print(f"  warning: {w}")
+    for f in fails:
+        print(f"  FAIL: {f}")
+    print("FAILED" if fails else "PASSED")
+    return 1 if fails else 0

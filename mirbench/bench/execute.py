@@ -1,0 +1,174 @@
+"""Execute one run: exactly the config stack a human would pass to ``mirbench fit``, then ``test``.
+
+In-process (default) builds ``MirbenchCLI(args=..., run=False)`` and calls ``trainer.fit`` then ``trainer.test``;
+``mode="subprocess"`` runs ``mirbench fit ...`` then ``mirbench test ... --ckpt_path ...`` as child processes.
+Scaling (``--trainer.devices/strategy/num_nodes/accelerator``) is Lightning's own. Both modes record fit time,
+steps, the device and the test metrics through :class:`RunStats` into ``<run_dir>/run_stats.json``.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import math
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import torch
+from lightning.pytorch import Callback
+
+from mirbench.io import write_json
+
+STATS_FILE = "run_stats.json"
+MODES = ("inprocess", "subprocess")
+
+
+class RunStats(Callback):
+    """Writes fit time, steps, checkpoints, device and test metrics to ``path`` (JSON, rank 0).
+
+    Also turns a non-finite training loss into an error, so a diverged run is recorded as failed.
+    """
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        self._t0 = 0.0
+
+    def _update(self, trainer, **values: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        p = Path(self.path)
+        data = json.loads(p.read_text()) if p.is_file() else {}
+        data.update(values)
+        write_json(p, data)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss.detach()).all():
+            raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {trainer.global_step}")
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        ckpt = trainer.checkpoint_callback
+        best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None else ""
+        last = (ckpt.last_model_path or ckpt.best_model_path) if ckpt is not None else ""
+        self._update(trainer, fit_time_s=time.perf_counter() - self._t0, steps=int(trainer.global_step),
+                     best_ckpt=best or "", last_ckpt=last or "", device=_device(trainer),
+                     world_size=int(trainer.world_size))
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        self._update(trainer, test={k: _float(v) for k, v in trainer.callback_metrics.items()})
+
+
+def _float(v: Any) -> float | None:
+    f = float(v.item() if isinstance(v, torch.Tensor) else v)
+    return f if math.isfinite(f) else None
+
+
+def _device(trainer) -> str:
+    dev = trainer.strategy.root_device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+    return f"{name} x{trainer.num_devices} x{trainer.num_nodes} nodes ({type(trainer.strategy).__name__})"
+
+
+def cli_args(configs: list[str], overrides: list[str], seed: int, trainer_overrides: dict | None = None) -> list[str]:
+    """The arguments a human types after ``mirbench fit``: configs in order, overrides, seed, trainer flags."""
+    args = [a for c in configs for a in ("--config", str(c))]
+    args += list(overrides) + [f"--seed_everything={int(seed)}"]
+    args += [f"--trainer.{k}={v}" for k, v in (trainer_overrides or {}).items() if v is not None]
+    return args
+
+
+def _cli(args: list[str], parse_only: bool = False, **kwargs):
+    from mirbench.cli import MirbenchCLI
+
+    kwargs.setdefault("parser_kwargs", {"default_env": False, "exit_on_error": False})
+    cls = MirbenchCLI
+    if parse_only:
+        cls = type("ParseOnlyCLI", (MirbenchCLI,), {"_set_seed": lambda self: None,
+                                                   "instantiate_classes": lambda self: None})
+    # LightningCLI warns when it is given args while sys.argv has some (here: `mirbench run ...`)
+    with mock.patch.object(sys, "argv", sys.argv[:1]):
+        return cls(args=args, run=False, **kwargs)
+
+
+def resolve_config(configs: list[str], overrides: list[str], seed: int,
+                   trainer_overrides: dict | None = None) -> tuple[str, str]:
+    """(resolved config YAML, its SHA-256) without instantiating anything; comment lines are not hashed."""
+    cli = _cli(cli_args(configs, overrides, seed, trainer_overrides), parse_only=True)
+    text = cli.parser.dump(cli.config, skip_none=False)
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return text, hashlib.sha256(body.encode()).hexdigest()
+
+
+def human_command(configs: list[str], overrides: list[str], seed: int, trainer_overrides: dict | None = None) -> str:
+    return shlex.join(["mirbench", "fit", *cli_args(configs, overrides, seed, trainer_overrides)])
+
+
+def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Path,
+                trainer_overrides: dict | None = None, mode: str = "inprocess") -> dict[str, float]:
+    """Fit then test one config stack; returns the test metrics plus ``fit_time_s`` and ``steps``.
+
+    The test uses the best checkpoint when a ModelCheckpoint monitored something, else the final weights
+    (in a subprocess: the last checkpoint). Raises on any failure, including a non-finite training loss.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stats_path = run_dir / STATS_FILE
+    stats_path.unlink(missing_ok=True)
+    args = cli_args(configs, overrides, seed, trainer_overrides)
+    try:
+        (_inprocess if mode == "inprocess" else _subprocess)(args, run_dir, stats_path)
+    finally:  # a long in-process sweep must not accumulate models and GPU memory
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    if "test" not in stats:
+        raise RuntimeError(f"the run logged no test metrics ({stats_path} has no 'test' entry)")
+    out = {k: (math.nan if v is None else float(v)) for k, v in stats["test"].items()}
+    out.update(fit_time_s=float(stats["fit_time_s"]), steps=float(stats["steps"]))
+    return out
+
+
+def _inprocess(args: list[str], run_dir: Path, stats_path: Path) -> None:
+    cli = _cli(args + [f"--trainer.default_root_dir={run_dir}"],
+               trainer_defaults={"callbacks": [RunStats(str(stats_path))]}, save_config_kwargs={"overwrite": True})
+    trainer = cli.trainer
+    trainer.fit(cli.model, datamodule=cli.datamodule)
+    ckpt = trainer.checkpoint_callback
+    best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None and ckpt.best_model_path else None
+    trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
+
+
+def _subprocess(args: list[str], run_dir: Path, stats_path: Path) -> None:
+    stats_args = ["--trainer.callbacks+=mirbench.bench.execute.RunStats", f"--trainer.callbacks.path={stats_path}"]
+    _child("fit", args + [f"--trainer.default_root_dir={run_dir}"] + stats_args, run_dir / "fit.log")
+    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    ckpt = stats.get("best_ckpt") or stats.get("last_ckpt")
+    if not ckpt:
+        raise RuntimeError("subprocess mode tests a checkpoint, but `mirbench fit` saved none "
+                           "(enable trainer.enable_checkpointing or add a ModelCheckpoint)")
+    # its own root dir: LightningCLI refuses to overwrite the config.yaml that fit saved
+    _child("test", args + [f"--trainer.default_root_dir={run_dir / 'test'}", f"--ckpt_path={ckpt}"] + stats_args,
+           run_dir / "test.log")
+
+
+def _child(subcommand: str, args: list[str], log_path: Path) -> None:
+    cmd = [sys.executable, "-m", "mirbench.cli", subcommand, *args]
+    with open(log_path, "w") as log:
+        log.write("$ " + shlex.join(cmd) + "\n")
+        log.flush()
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        tail = "\n".join(log_path.read_text().splitlines()[-15:])
+        raise RuntimeError(f"`mirbench {subcommand}` exited with status {rc} (log: {log_path}):\n{tail}")

@@ -1,0 +1,104 @@
+"""Lee et al. 2020 models: heads, masks, losses against hand computations, a CLI fit on the corpus."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mirbench.backbones.inception import InceptionBackbone
+from mirbench.data.base import DataInfo
+from mirbench.heads.subspaces import category_masks, category_slices
+from mirbench.heads.tagging import DisentangledTagHead, ProxyHead, TagHead
+from mirbench.methods.tagging import ClassificationMethod, ProxyMethod
+from mirbench.methods.triplet import TripletMethod
+
+INFO = DataInfo(tag_names=("rock", "jazz", "sad", "happy", "piano", "guitar", "60s", "80s"),
+                tag_categories=("genre", "genre", "mood", "mood", "instrument", "instrument", "era", "era"),
+                categories=("genre", "mood", "instrument", "era"), input_shape=(1, 129, 128))
+
+
+class Identity(torch.nn.Module):
+    embedding_dim = 8
+
+    def forward(self, x):
+        return x
+
+
+def test_inception_backbone_shapes_and_knobs():
+    net = InceptionBackbone(stem_channels=8, channels=(8, 8, 16), embedding_dim=32)
+    assert net(torch.randn(2, 1, 129, 128)).shape == (2, 32)
+    assert net(torch.randn(2, 129, 128)).shape == (2, 32)  # channel axis added
+    with pytest.raises(ValueError, match="divisible by 4"):
+        InceptionBackbone(channels=(10,))
+
+
+def test_subspaces_are_disjoint_blocks():
+    s = category_slices(256, INFO.categories)
+    assert s["genre"] == slice(0, 64) and s["era"] == slice(192, 256)
+    m = category_masks(256, INFO.categories)
+    assert torch.equal(m.sum(0), torch.ones(256)) and torch.equal(m.sum(1), torch.full((4,), 64.0))
+    with pytest.raises(ValueError, match="cannot be split"):
+        category_slices(10, INFO.categories)
+
+
+def test_normalised_heads_ignore_the_embedding_scale():
+    f = torch.randn(5, 16)
+    head, proxy = TagHead(16, 4, normalize=True), ProxyHead(16, 4, temperature=0.5)
+    assert torch.allclose(head(f), head(3.7 * f), atol=1e-6)
+    expected = F.normalize(f, dim=1) @ F.normalize(proxy.proxies, dim=1).T / 0.5
+    assert torch.allclose(proxy(f), expected, atol=1e-6)
+    assert not torch.allclose(TagHead(16, 4)(f), TagHead(16, 4)(3.7 * f))
+
+
+def test_disentangled_head_scores_each_category_from_its_block_only():
+    blocks = category_slices(8, INFO.categories)
+    head = DisentangledTagHead(blocks, INFO.tag_categories, lambda d, n: TagHead(d, n))
+    f = torch.randn(3, 8)
+    g = f.clone()
+    g[:, blocks["mood"]] += 10.0
+    diff = (head(f) - head(g)).abs().sum(0)
+    assert diff[[2, 3]].gt(0).all() and diff[[0, 1, 4, 5, 6, 7]].eq(0).all()
+
+
+def test_triplet_step_matches_a_hand_computed_masked_hinge():
+    torch.manual_seed(0)
+    model = TripletMethod(Identity(), margin=0.1, disentangle=True, track_weight=0.5, data_info=INFO)
+    b = 6
+    batch = {k: torch.randn(b, 8) for k in ("anchor", "positive", "negative", "track_anchor",
+                                            "track_positive", "track_negative")}
+    batch["category"] = torch.tensor([0, 1, 2, 3, 0, 1])
+    model.log = lambda *a, **k: None
+    loss = model.training_step(batch, 0)
+
+    def hinge(a, p, n, m):
+        a, p, n = (F.normalize(t, dim=0) * m for t in (a, p, n))
+        return max(0.0, float((a - p).norm() - (a - n).norm()) + 0.1)
+
+    masks = category_masks(8, INFO.categories)
+    cat = sum(hinge(batch["anchor"][i], batch["positive"][i], batch["negative"][i], masks[batch["category"][i]])
+              for i in range(b)) / b
+    track = sum(hinge(batch["track_anchor"][i], batch["track_positive"][i], batch["track_negative"][i],
+                      torch.ones(8)) for i in range(b)) / b
+    assert float(loss) == pytest.approx(cat + 0.5 * track, rel=1e-5)
+
+
+def test_tagging_methods_train_with_bce():
+    torch.manual_seed(0)
+    for model in (ClassificationMethod(Identity(), normalize=True, disentangle=True, data_info=INFO),
+                  ProxyMethod(Identity(), temperature=0.1, data_info=INFO)):
+        model.log = lambda *a, **k: None
+        batch = {"x": torch.randn(4, 8), "tags": torch.randint(0, 2, (4, 8)).float()}
+        loss = model.training_step(batch, 0)
+        expected = F.binary_cross_entropy_with_logits(model.tag_logits(batch["x"]), batch["tags"])
+        assert float(loss) == pytest.approx(float(expected))
+        loss.backward()
+
+
+def test_a_method_without_tags_says_how_to_run_it():
+    with pytest.raises(ValueError, match="data_info"):
+        ClassificationMethod(Identity())
+
+
+def test_nan_loss_is_a_clear_error():
+    model = ClassificationMethod(Identity(), data_info=INFO)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        model.check_finite(torch.tensor(float("nan")), "train")

@@ -42,7 +42,7 @@ class MirbenchCLI(LightningCLI):
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and argv[0] in ("--version", "version"):
+    if args and args[0] in ("--version", "version"):
         print(f"mirbench {__version__}")
         return 0
     if args and args[0] in COMMANDS:

@@ -27,11 +27,12 @@ def test_build_layout_is_row_aligned(tiny_corpus):
     assert np.load(path / "tag_matrix.npy").shape == (len(pieces), len(T.TAGS))
 
 
-def test_every_piece_has_a_tag_in_every_category(tiny_corpus):
+def test_every_piece_has_genre_instrument_and_era_tags_and_sparse_moods(tiny_corpus):
     m = np.load(tiny_corpus["path"] / "tag_matrix.npy").astype(bool)
     cats = np.asarray(T.TAG_CATEGORIES)
-    for c in T.CATEGORIES:
+    for c in ("genre", "instrument", "era"):
         assert m[:, cats == c].any(1).all(), c
+    assert 0 < m[:, cats == "mood"].any(1).mean() < 1
     assert m[:, cats == "instrument"].sum(1).max() >= 2  # several instruments per clip exist
 
 
@@ -112,6 +113,12 @@ def test_triplets_follow_the_category_rule(tiny_corpus):
     item = ds[5]
     assert set(item) >= {"anchor", "positive", "negative", "category", "track_anchor"}
     assert ds[5]["category"] == item["category"]  # reproducible within an epoch
+
+
+def test_mood_tags_only_where_they_stand_out():
+    assert T.mood_tags("major", 110.0, 80) == []
+    assert T.mood_tags("minor", 60.0, 120) == ["minor", "slow", "loud"]
+    assert T.mood_tags("major", 150.0, 50) == ["fast", "soft"]
 
 
 def test_unknown_genre_is_a_clear_error():

@@ -36,7 +36,7 @@ from mirbench.data.corpus.score import PieceParseError, parse_piece
 from mirbench.data.corpus.sources import PieceSpec, select_pieces
 from mirbench.io import write_json
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def _render_piece(args: tuple[int, PieceSpec, CorpusParams]) -> dict:
         return {"index": index, "error": str(exc)}
     except Exception as exc:  # a broken piece must not stop the build; it is reported
         return {"index": index, "error": f"{spec.piece_id}: {type(exc).__name__}: {exc}"}
-    tags = (T.genre_tags(spec.genre) + [piece.mode, T.tempo_tag(plan.bpm),
-            "soft" if plan.velocity < 80 else "loud"] + plan.instrument_tags + [spec.era])
+    tags = (T.genre_tags(spec.genre) + T.mood_tags(piece.mode, plan.bpm, plan.velocity)
+            + plan.instrument_tags + [spec.era])
     return {
         "index": index, "starts": starts, "tags": tags, "bpm": plan.bpm, "velocity": plan.velocity,
         "programs": plan.programs, "audio": (audio * 32767).astype(np.int16), "logmel": logmel,

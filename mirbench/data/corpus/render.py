@@ -56,7 +56,7 @@ def plan_rendering(piece: ParsedPiece, genre: str, rng: np.random.Generator) -> 
     palette = palette_of(genre)
     lo, hi = TEMPO_RANGE[palette]
     bpm = float(rng.uniform(lo, hi))
-    velocity = int(rng.choice([int(rng.integers(40, 62)), int(rng.integers(92, 122))]))
+    velocity = int(rng.integers(40, 122))  # soft < 64 <= medium <= 92 < loud
     n_parts = len(piece.parts)
     choices = PALETTES[palette]
     if n_parts > 1 and rng.random() < 0.4:  # one instrument for every part (an organ, a choir)

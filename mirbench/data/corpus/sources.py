@@ -64,8 +64,8 @@ SOURCES: tuple[Source, ...] = (
     Source("trecento", 0.06, "medieval", "ars nova", ("trecento/*.xml",)),
     Source("quartets", 0.06, "classical", "string quartet",
            ("haydn/*/*.mxl", "mozart/*/*.mxl", "beethoven/*/*.mxl")),
-    Source("ryans", 0.20, "traditional", None, ("ryansMammoth/*.abc",)),
-    Source("oneills", 0.15, "traditional", None, ("oneills1850/*.abc",)),
+    Source("ryans", 0.20, "19th century", None, ("ryansMammoth/*.abc",)),
+    Source("oneills", 0.15, "19th century", None, ("oneills1850/*.abc",)),
     Source("essen", 0.25, "traditional", None, files=ESSEN_REGIONS),
 )
 

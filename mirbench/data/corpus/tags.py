@@ -1,8 +1,10 @@
 """The embedded corpus's tag vocabulary, shaped like MSD/Last.fm's four categories (Lee et al. 2020).
 
 Genre = style, dance-tune type or folk-song region (plus umbrella tags, so tags overlap as Last.fm's
-do); mood = mode, tempo class and dynamics; instrument = the General MIDI families used to render
-the piece; era = the period of the repertoire.
+do); mood = minor mode, slow/fast tempo and soft/loud dynamics, each tagged only when it stands out
+(as Last.fm mood tags are sparse: a major-key, moderate, medium-loud piece has no mood tag);
+instrument = the General MIDI families used to render the piece; era = the period of the repertoire
+(the dance-tune collections were published in 1850 and 1883).
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ GENRE_TAGS = (
     "reel", "jig", "hornpipe", "strathspey", "air",
     "chinese folk", "german folk", "lorraine folk", "luxembourg folk",
     # umbrella tags
-    "sacred", "vocal polyphony", "dance", "folk song",
+    "sacred", "vocal polyphony", "dance",
 )
-MOOD_TAGS = ("major", "minor", "slow", "moderate", "fast", "soft", "loud")
+MOOD_TAGS = ("minor", "slow", "fast", "soft", "loud")
 INSTRUMENT_TAGS = (
     "piano", "harpsichord", "organ", "accordion", "guitar", "violin", "cello", "strings",
     "choir", "flute", "woodwind", "brass",
 )
-ERA_TAGS = ("medieval", "renaissance", "baroque", "classical", "traditional")
+ERA_TAGS = ("medieval", "renaissance", "baroque", "classical", "19th century", "traditional")
 
 TAGS: tuple[str, ...] = GENRE_TAGS + MOOD_TAGS + INSTRUMENT_TAGS + ERA_TAGS
 TAG_CATEGORIES: tuple[str, ...] = (
@@ -35,8 +37,6 @@ UMBRELLA = {
     "madrigal": ("vocal polyphony",),
     "ars nova": ("vocal polyphony",),
     "reel": ("dance",), "jig": ("dance",), "hornpipe": ("dance",), "strathspey": ("dance",),
-    "chinese folk": ("folk song",), "german folk": ("folk song",),
-    "lorraine folk": ("folk song",), "luxembourg folk": ("folk song",),
 }
 
 # General MIDI program (0-based) -> instrument tag
@@ -47,15 +47,25 @@ PROGRAM_FAMILY = {
     56: "brass", 57: "brass", 60: "brass",
 }
 
-# Tempo classes by quarter-note BPM, and dynamics by MIDI velocity.
+# Tempo classes by quarter-note BPM, and dynamics by MIDI velocity (between: no tag).
 SLOW_BELOW_BPM = 90.0
 FAST_ABOVE_BPM = 130.0
+SOFT_BELOW_VELOCITY = 64
+LOUD_ABOVE_VELOCITY = 92
 
 
-def tempo_tag(bpm: float) -> str:
+def mood_tags(mode: str, bpm: float, velocity: int) -> list[str]:
+    """The mood tags that stand out: minor mode, slow or fast tempo, soft or loud dynamics."""
+    out = ["minor"] if mode == "minor" else []
     if bpm < SLOW_BELOW_BPM:
-        return "slow"
-    return "fast" if bpm > FAST_ABOVE_BPM else "moderate"
+        out.append("slow")
+    elif bpm > FAST_ABOVE_BPM:
+        out.append("fast")
+    if velocity < SOFT_BELOW_VELOCITY:
+        out.append("soft")
+    elif velocity > LOUD_ABOVE_VELOCITY:
+        out.append("loud")
+    return out
 
 
 def genre_tags(genre: str) -> list[str]:

@@ -47,3 +47,9 @@ def tiny_corpus(tmp_path_factory):
                           seed=TINY_CORPUS["seed"], n_dimsim_triplets=200)
     path = ensure_corpus(params, str(root), workers=2)
     return {"root": str(root), "path": path, "params": params, **TINY_CORPUS}
+
+
+def pytest_configure(config):
+    # `pytest --local --dataset X` selects the data tier (pyproject's addopts deselects it by default)
+    if config.getoption("--local"):
+        config.option.markexpr = "data"

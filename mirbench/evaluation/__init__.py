@@ -1,0 +1,1 @@
+"""Evaluation protocols on frozen embeddings; import the submodules (``embeddings``, ``lee2020``, ...)."""

@@ -1,0 +1,176 @@
+"""GTZAN genre collection: 1,000 excerpts of 30 s, 10 genres x 100, 22,050 Hz mono 16-bit.
+
+Card (full text in ``datasets/gtzan/README.md``):
+- What: Tzanetakis & Cook (2002), "Musical genre classification of audio signals", IEEE TSAP.
+- Layout: ``genres/<genre>/<genre>.000NN.au`` (original release; ``.wav`` conversions also read).
+- Source: http://opihi.cs.uvic.ca/sound/genres.tar.gz (now offline; archive mirrors), 1.2 GB.
+- Licence: none stated; research use. Known faults (repetitions, mislabels, distortions): Sturm 2013.
+- Split: the fault-filtered artist split of Kereliuk et al. (2015), 443/197/290 tracks, as
+  ``GTZAN_split/{train,valid,test}_filtered.txt`` of jongpillee/music_dataset_split (MIT); used by
+  Kim & Liem (2022) for the genre probe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mirbench.audio.prepare import AudioItem
+from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
+from mirbench.paths import dataset_dir
+from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split
+
+GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+AUDIO_EXTS = (".au", ".wav", ".flac")
+ARCHIVE_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
+# sha256 of genres.tar.gz as pinned by torchaudio.datasets.GTZAN
+ARCHIVE_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
+
+
+def genres_dir(root: str | os.PathLike) -> Path:
+    """``root/genres`` or ``root`` itself when it already holds the genre folders."""
+    root = Path(root)
+    return root / "genres" if (root / "genres").is_dir() else root
+
+
+def find_tracks(root: str | os.PathLike) -> dict[str, Path]:
+    """``{track_id: path}`` of the excerpts on disk (``blues.00000`` -> ``genres/blues/blues.00000.au``).
+
+    Files that do not follow the ``<genre>/<genre>.000NN.<ext>`` naming are ignored; where a track
+    exists in several formats the first of ``.au``, ``.wav``, ``.flac`` is taken.
+    """
+    base = genres_dir(root)
+    found: dict[str, Path] = {}
+    for genre in GENRES:
+        for ext in AUDIO_EXTS:
+            for p in sorted((base / genre).glob(f"{genre}.000[0-9][0-9]{ext}")):
+                found.setdefault(p.name[: -len(ext)], p)
+    return dict(sorted(found.items()))
+
+
+def genre_of(track_id: str) -> str:
+    return track_id.split(".")[0]
+
+
+def audio_items(root: str | os.PathLike) -> list[AudioItem]:
+    """What ``mirbench prepare gtzan`` computes: every excerpt on disk, whole."""
+    return [AudioItem(t, str(p)) for t, p in find_tracks(root).items()]
+
+
+def prepare(args):
+    """``mirbench prepare gtzan --root DIR``: features of every excerpt on disk."""
+    root = dataset_dir("gtzan", args.root)
+    items = audio_items(root)
+    if not items:
+        raise SystemExit(f"no GTZAN excerpts (genres/<genre>/<genre>.000NN.au|wav) under {root}")
+    return prepare_items("gtzan", items, args, "frames_kim2022")
+
+
+def stratified_split(track_ids: list[str], fractions=(0.5, 0.25, 0.25), seed: int = 0) -> dict[str, list[str]]:
+    """A seeded per-genre split (for subsets such as gtzan_mini, which the published split barely covers)."""
+    rng = np.random.default_rng(seed)
+    out = {"train": [], "valid": [], "test": []}
+    for genre in GENRES:
+        ids = [t for t in track_ids if genre_of(t) == genre]
+        ids = [ids[i] for i in rng.permutation(len(ids))]
+        n_tr = int(round(fractions[0] * len(ids)))
+        n_va = int(round(fractions[1] * len(ids)))
+        out["train"] += ids[:n_tr]
+        out["valid"] += ids[n_tr : n_tr + n_va]
+        out["test"] += ids[n_tr + n_va :]
+    return out
+
+
+class GTZANDataModule(FeatureDataModule):
+    """GTZAN genre classification from cached features; ``label`` = genre index in :data:`GENRES`.
+
+    ``split="filtered"``: the fault-filtered 443/197/290 lists (``split_dir`` holds
+    ``{train,valid,test}_filtered.txt``; default ``<root>/GTZAN_split``); listed tracks absent on
+    disk are left out with a warning. ``split="stratified"``: a seeded per-genre 50/25/25 split of
+    the tracks on disk.
+    """
+
+    dataset_id = "gtzan"
+
+    def __init__(self, root: str | None = None, split: str = "filtered", split_dir: str | None = None,
+                 seed: int = 0, feature: str = "frames_kim2022", **kwargs):
+        super().__init__(root=root, feature=feature, **kwargs)
+        if split not in ("filtered", "stratified"):
+            raise ValueError(f"split must be 'filtered' or 'stratified', got {split!r}")
+        self.split, self.seed = split, seed
+        self.split_dir = Path(split_dir) if split_dir else self.root / "GTZAN_split"
+
+    def build_table(self) -> Table:
+        tracks = find_tracks(self.root)
+        if not tracks:
+            raise FileNotFoundError(f"no GTZAN excerpts (genres/<genre>/<genre>.000NN.au|wav) under {self.root}")
+        if self.split == "filtered":
+            if not (self.split_dir / "train_filtered.txt").is_file():
+                raise FileNotFoundError(
+                    f"GTZAN split lists not found in {self.split_dir}: get GTZAN_split/ from "
+                    "github.com/jongpillee/music_dataset_split and pass split_dir, or use split='stratified'"
+                )
+            lists = gtzan_split(self.split_dir)
+        else:
+            lists = stratified_split(list(tracks), seed=self.seed)
+        ids = sorted({t for ts in lists.values() for t in ts} & set(tracks))
+        row = {t: i for i, t in enumerate(ids)}
+        splits = {s: [row[t] for t in ts if t in row] for s, ts in lists.items()}
+        labels = np.array([GENRES.index(genre_of(t)) for t in ids], dtype=np.int64)
+        audio = [AudioItem(t, str(tracks[t])) for t in ids]
+        return Table(ids=ids, splits=splits, audio=audio, labels=labels)
+
+    def info_fields(self) -> dict:
+        return {"class_names": GENRES}
+
+
+def export_layout(src_root: str | os.PathLike, dst_root: str | os.PathLike, ext: str = "wav",
+                  tracks: list[str] | None = None) -> list[Path]:
+    """Write the excerpts under ``src_root`` into the real layout ``dst_root/genres/<genre>/<id>.<ext>``.
+
+    16-bit PCM, sample for sample (e.g. the FLAC re-encoding of gtzan_mini -> the original ``.au``).
+    ``tracks`` restricts the export to those ids.
+    """
+    import soundfile as sf
+
+    out = []
+    for track, path in find_tracks(src_root).items():
+        if tracks is not None and track not in tracks:
+            continue
+        y, sr = sf.read(path, dtype="int16")
+        dst = Path(dst_root) / "genres" / genre_of(track) / f"{track}.{ext}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(dst, y, sr, format=ext.upper(), subtype="PCM_16")
+        out.append(dst)
+    return out
+
+
+def published_split_sizes() -> dict[str, int]:
+    return dict(GTZAN_SPLIT_SIZES)
+
+
+if __name__ == "__main__":  # python -m mirbench.data.gtzan export SRC DST [wav|au]
+    if len(sys.argv) >= 4 and sys.argv[1] == "export":
+        files = export_layout(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "wav")
+        print(f"wrote {len(files)} files under {Path(sys.argv[3]) / 'genres'}")
+    else:
+        print("usage: python -m mirbench.data.gtzan export SRC_ROOT DST_ROOT [wav|au]")
+
+
+def verify(root: str | os.PathLike) -> list[str]:
+    """Problems of a full GTZAN copy against ``datasets/gtzan/index.csv`` (1,000 excerpts, split files)."""
+    from mirbench.data.checksums import index_path, read_index, verify_index
+
+    root = Path(root)
+    entries = read_index(index_path("gtzan"))
+    tracks = find_tracks(root)
+    problems = [f"missing: {e.path} (or .wav)" for e in entries if e.path.startswith("genres/") and Path(e.path).stem not in tracks]
+    problems += verify_index(root, [e for e in entries if not e.path.startswith("genres/")])
+    if not problems:
+        sizes = {k: len(v) for k, v in gtzan_split(root / "GTZAN_split").items()}
+        if sizes != GTZAN_SPLIT_SIZES:
+            problems.append(f"split sizes {sizes}, published {GTZAN_SPLIT_SIZES}")
+    return problems

@@ -1,0 +1,145 @@
+"""MagnaTagATune (MTAT): 25,863 clips of 29 s from 5,405 Magnatune tracks, 188 tags; top-50 auto-tagging.
+
+Card (full text in ``datasets/mtat/README.md``):
+- What: Law, West, Mandel, Bay & Downie (2009), "Evaluation of algorithms using games: the case of
+  music tagging", ISMIR. 16-kHz mono MP3s in 16 folders ``0``..``f``.
+- Files: ``annotations_final.csv`` (tab-separated, quoted: ``clip_id``, 188 binary tag columns,
+  ``mp3_path``), ``mp3.zip.001-003`` (about 3 GB). Source: https://mirg.city.ac.uk/datasets/magnatagatune/.
+- Licence: audio from Magnatune under CC BY-NC-SA 1.0; annotations free for research.
+- Split: Lee et al. (2017, SPL) via jongpillee/music_dataset_split ``MTAT_split`` (MIT):
+  15,244 / 1,529 / 4,332 clips with >= 1 top-50 tag and >= 29.1 s of audio, as pickled lists of
+  ``<dir>/<clip>.npy`` paths; tags = ``top50_tags.txt``. Used by Kim & Liem (2022) (macro ROC-AUC).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mirbench.audio.prepare import AudioItem
+from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
+from mirbench.data.splits import MTAT_SPLIT_SIZES, mtat_split, read_lines
+from mirbench.paths import dataset_dir
+
+BASE_URL = "https://mirg.city.ac.uk/datasets/magnatagatune"
+ANNOTATIONS = "annotations_final.csv"
+
+
+def read_annotations(path: str | os.PathLike) -> tuple[list[int], list[str], list[str], np.ndarray]:
+    """``annotations_final.csv`` -> ``(clip_ids, mp3_paths, tag_names, (n_clips, n_tags) uint8)``.
+
+    Columns with the same tag name (the header repeats a few) are kept apart here; :func:`tag_matrix`
+    ORs them when selecting tags by name.
+    """
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter="\t", quotechar='"')
+        header = next(reader)
+        if header[0] != "clip_id" or header[-1] != "mp3_path":
+            raise ValueError(f"{path}: expected columns clip_id, <tags>, mp3_path; got {header[:2]} ... {header[-1:]}")
+        clip_ids, paths, rows = [], [], []
+        for line in reader:
+            if not line:
+                continue
+            if len(line) != len(header):
+                raise ValueError(f"{path}: row for clip {line[0]} has {len(line)} fields, header has {len(header)}")
+            clip_ids.append(int(line[0]))
+            paths.append(line[-1])
+            rows.append([int(v) for v in line[1:-1]])
+    return clip_ids, paths, header[1:-1], np.asarray(rows, dtype=np.uint8).reshape(len(rows), len(header) - 2)
+
+
+def tag_matrix(matrix: np.ndarray, columns: list[str], tags: list[str]) -> np.ndarray:
+    """Select ``tags`` (in that order) from an annotation matrix; repeated columns are OR-ed."""
+    out = np.zeros((matrix.shape[0], len(tags)), dtype=np.uint8)
+    for j, tag in enumerate(tags):
+        cols = [i for i, c in enumerate(columns) if c == tag]
+        if not cols:
+            raise KeyError(f"tag {tag!r} is not a column of the MTAT annotations")
+        out[:, j] = matrix[:, cols].max(axis=1)
+    return out
+
+
+def find_audio_root(root: Path) -> Path:
+    """Where the ``0``..``f`` folders are: ``root``, ``root/mp3`` or ``root/audio``."""
+    for cand in (root, root / "mp3", root / "audio"):
+        if (cand / "0").is_dir() or (cand / "f").is_dir():
+            return cand
+    return root
+
+
+class MTATDataModule(FeatureDataModule):
+    """MTAT top-50 auto-tagging from cached features; ``tags`` = (50,) multi-hot in ``top50_tags.txt`` order.
+
+    ``root`` holds ``annotations_final.csv`` and the audio folders; ``split_dir`` holds the
+    ``MTAT_split`` files (default ``<root>/MTAT_split``). Rows are the clips of the split lists,
+    identified by ``clip_id``.
+    """
+
+    dataset_id = "mtat"
+
+    def __init__(self, root: str | None = None, split_dir: str | None = None, feature: str = "frames_kim2022", **kwargs):
+        super().__init__(root=root, feature=feature, **kwargs)
+        self.split_dir = Path(split_dir) if split_dir else self.root / "MTAT_split"
+
+    @property
+    def tag_names(self) -> list[str]:
+        return read_lines(self.split_dir / "top50_tags.txt")
+
+    def build_table(self) -> Table:
+        return build_table(self.root, self.split_dir)
+
+    def info_fields(self) -> dict:
+        return {"tag_names": tuple(self.tag_names)}
+
+
+def build_table(root: str | os.PathLike, split_dir: str | os.PathLike) -> Table:
+    root, split_dir = Path(root), Path(split_dir)
+    clip_ids, paths, columns, matrix = read_annotations(root / ANNOTATIONS)
+    tags = tag_matrix(matrix, columns, read_lines(split_dir / "top50_tags.txt"))
+    by_path = {p: i for i, p in enumerate(paths)}
+    lists = mtat_split(split_dir)
+    unknown = [p for ps in lists.values() for p in ps if p not in by_path]
+    if unknown:
+        raise ValueError(f"{len(unknown)} clips of the split lists are not in {ANNOTATIONS}, e.g. {unknown[:3]}")
+    order = [by_path[p] for s in ("train", "valid", "test") for p in lists[s]]
+    audio_root = find_audio_root(root)
+    ids = [str(clip_ids[i]) for i in order]
+    bounds = np.cumsum([0] + [len(lists[s]) for s in ("train", "valid", "test")])
+    splits = {s: np.arange(bounds[k], bounds[k + 1]) for k, s in enumerate(("train", "valid", "test"))}
+    audio = [AudioItem(str(clip_ids[i]), str(audio_root / paths[i])) for i in order]
+    return Table(ids=ids, splits=splits, audio=audio, tags=tags[order])
+
+
+def prepare(args):
+    """``mirbench prepare mtat --root DIR``: features of the clips of the split (21,105 when complete)."""
+    root = dataset_dir("mtat", args.root)
+    split_dir = Path(getattr(args, "split_dir", None) or root / "MTAT_split")
+    table = build_table(root, split_dir)
+    return prepare_items("mtat", table.audio, args, "frames_kim2022")
+
+
+def published_split_sizes() -> dict[str, int]:
+    return dict(MTAT_SPLIT_SIZES)
+
+
+def verify(root: str | os.PathLike) -> list[str]:
+    """Problems of a full MTAT copy: index files, every split clip's mp3, counts, labels = ``y_*_pub.npy``."""
+    from mirbench.data.checksums import index_path, read_index, verify_index
+
+    root = Path(root)
+    problems = verify_index(root, [e for e in read_index(index_path("mtat")) if e.sha256 or e.size])
+    if problems:
+        return problems
+    table = build_table(root, root / "MTAT_split")
+    sizes = {k: len(v) for k, v in table.splits.items()}
+    if sizes != MTAT_SPLIT_SIZES:
+        problems.append(f"split sizes {sizes}, published {MTAT_SPLIT_SIZES}")
+    problems += [f"missing audio: {a.path}" for a in table.audio if not Path(a.path).is_file()]
+    for split in ("valid", "test"):
+        y = np.load(root / "MTAT_split" / f"y_{split}_pub.npy")
+        if not np.array_equal(table.tags[table.splits[split]], y.astype(np.uint8)):
+            problems.append(f"top-50 tags of {split} differ from y_{split}_pub.npy")
+    return problems

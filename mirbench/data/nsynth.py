@@ -1,0 +1,205 @@
+"""NSynth notes of the ISMIR 2020 metric-learning tutorial: 33 summary features + instrument family.
+
+Card (full text in ``datasets/nsynth_tutorial/README.md``):
+- What: 1,400 NSynth notes (Engel et al. 2017), 10 instrument families x 140; per note the time-means
+  of 20 MFCCs, 12 chroma_cqt bins and a crude f0 (librosa 0.8): 33 floats, label ``instrument``.
+- Files: ``nsynth_{train,valid,test}.csv``, 1,000 / 200 / 200 rows (100 / 20 / 20 per family); column 0
+  is the NSynth file name. Sizes and SHA-256 in ``datasets/nsynth_tutorial/index.csv``.
+- Source: github.com/bmcfee/ismir2020-metric-learning (McFee, Lee, Nam; commit 77aaed5).
+- Licence: CC0 1.0 (the tutorial repository); NSynth audio CC BY 4.0.
+- Split: the tutorial's: train = train + valid (1,200), test = 200 (REFERENCE.md 4.1).
+- The one real data set at hand: without a root or ``$MIRBENCH_DATA/nsynth_tutorial`` the data
+  module reads ``mirbench.paths.shared_data_dir() / "nsynth_tutorial"`` (``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from mirbench.data.base import DataInfo
+from mirbench.data.checksums import index_path, read_index, verify_index
+from mirbench.paths import shared_data_dir
+
+DATASET_ID = "nsynth_tutorial"
+FEATURES = tuple([f"mfcc_{i:02d}" for i in range(20)] + [f"chroma_{i:02d}" for i in range(12)] + ["f0"])
+INSTRUMENTS = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "vocal")
+SPLITS = ("train", "valid", "test")
+SPLIT_SIZES = {"train": 1000, "valid": 200, "test": 200}
+
+
+def split_file(root: str | os.PathLike, split: str) -> Path:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(root) / f"nsynth_{split}.csv"
+
+
+def _has_files(folder: Path) -> bool:
+    return all(split_file(folder, s).is_file() for s in SPLITS)
+
+
+def resolve_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder holding the three CSVs: ``root``, else ``$MIRBENCH_DATA/nsynth_tutorial`` when it has
+    them, else ``shared_data_dir()/nsynth_tutorial``. Raises FileNotFoundError naming where it looked."""
+    if root is not None:
+        tried = [Path(root).expanduser()]
+    else:
+        tried = [Path(os.environ["MIRBENCH_DATA"]).expanduser() / DATASET_ID] if os.environ.get("MIRBENCH_DATA") else []
+        tried.append(shared_data_dir() / DATASET_ID)
+    for folder in tried:
+        if _has_files(folder):
+            return folder
+    raise FileNotFoundError(
+        f"NSynth tutorial CSVs (nsynth_{{train,valid,test}}.csv) not found in {', '.join(map(str, tried))}; "
+        "get them from github.com/bmcfee/ismir2020-metric-learning and pass --data.init_args.root DIR"
+    )
+
+
+def load_split(root: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One CSV: ``(X (n, 33) float32, y (n,) int64 index into INSTRUMENTS, ids)``; the header is checked."""
+    path = split_file(root, split)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if tuple(header[1:]) != FEATURES + ("instrument",):
+        raise ValueError(f"{path}: unexpected columns {header[1:]}; expected the 33 features and 'instrument'")
+    unknown = sorted({r[-1] for r in body} - set(INSTRUMENTS))
+    if unknown:
+        raise ValueError(f"{path}: unknown instrument label(s) {unknown}; expected {INSTRUMENTS}")
+    x = np.array([[float(v) for v in r[1:-1]] for r in body], dtype=np.float32)
+    y = np.array([INSTRUMENTS.index(r[-1]) for r in body], dtype=np.int64)
+    return x, y, [r[0] for r in body]
+
+
+def verify(root: str | os.PathLike) -> list[str]:
+    """Problems of the copy at ``root`` against ``datasets/nsynth_tutorial/index.csv`` (empty: identical)."""
+    return verify_index(root, read_index(index_path(DATASET_ID)))
+
+
+class _Notes(Dataset):
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"x": self.x[i], "label": self.y[i], "index": torch.tensor(i)}
+
+
+class ClassBalancedBatchSampler(Sampler[list[int]]):
+    """Batches of ``classes_per_batch`` random classes x ``samples_per_class`` random items each (like
+    pytorch-metric-learning's ``MPerClassSampler``): every item has positives in its batch, which pair,
+    triplet and prototype losses need. An epoch has ``len(labels) // batch`` batches."""
+
+    def __init__(self, labels: np.ndarray, classes_per_batch: int, samples_per_class: int):
+        self.labels = np.asarray(labels)
+        self.classes = np.unique(self.labels)
+        if classes_per_batch > len(self.classes):
+            raise ValueError(f"classes_per_batch={classes_per_batch} > {len(self.classes)} classes")
+        self.c, self.m = int(classes_per_batch), int(samples_per_class)
+        self.by_class = {c: np.nonzero(self.labels == c)[0] for c in self.classes}
+
+    def __len__(self) -> int:
+        return len(self.labels) // (self.c * self.m)
+
+    def __iter__(self):
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())  # follows the global (seeded) torch RNG
+        rng = np.random.default_rng(seed)
+        pools = {c: list(rng.permutation(ix)) for c, ix in self.by_class.items()}
+        for _ in range(len(self)):
+            batch = []
+            for c in rng.choice(self.classes, size=self.c, replace=False):
+                if len(pools[c]) < self.m:
+                    pools[c] += list(rng.permutation(self.by_class[c]))
+                batch += [int(i) for i in pools[c][: self.m]]
+                pools[c] = pools[c][self.m :]
+            yield batch
+
+
+class NSynthTutorialDataModule(LightningDataModule):
+    """The tutorial's NSynth features; batches ``{"x": (B, 33) float32, "label": (B,) int64, "index": (B,)}``.
+
+    Args:
+        root: folder with the three CSVs (default: see :func:`resolve_root`).
+        train_splits: CSVs that form the training set (the tutorial: train + valid).
+        test_split: the CSV of the test set.
+        batch_size: training batch size (evaluation batches hold the whole split).
+        samples_per_class: if set, class-balanced training batches of ``batch_size // samples_per_class``
+            classes x ``samples_per_class`` notes (:class:`ClassBalancedBatchSampler`); else shuffled.
+        verify: check sizes and SHA-256 of the CSVs against ``datasets/nsynth_tutorial/index.csv``.
+
+    Features come as stored (unscaled); methods standardise them with training statistics, as the
+    tutorial's pipelines do. ``arrays(split)`` gives whole splits (``"train"``: the training set) for
+    one-shot learners and the 1-NN protocol.
+    """
+
+    dataset_id = DATASET_ID
+
+    def __init__(self, root: str | None = None, train_splits: tuple[str, ...] = ("train", "valid"),
+                 test_split: str = "test", batch_size: int = 64, samples_per_class: int | None = None,
+                 num_workers: int = 0, verify: bool = True) -> None:
+        super().__init__()
+        for s in (*train_splits, test_split):
+            if s not in SPLITS:
+                raise ValueError(f"unknown split {s!r}; the CSVs are {SPLITS}")
+        if samples_per_class is not None and (samples_per_class < 2 or batch_size % samples_per_class):
+            raise ValueError("samples_per_class must be >= 2 and divide batch_size")
+        self.root_arg, self.train_splits, self.test_split = root, tuple(train_splits), test_split
+        self.batch_size, self.samples_per_class, self.num_workers = batch_size, samples_per_class, num_workers
+        self.verify = verify
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+
+    @property
+    def root(self) -> Path:
+        return resolve_root(self.root_arg)
+
+    @property
+    def data_info(self) -> DataInfo:
+        return DataInfo(class_names=INSTRUMENTS, input_shape=(len(FEATURES),))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._arrays:
+            return
+        root = self.root
+        if self.verify and (problems := verify(root)):
+            raise ValueError(f"{root} does not match datasets/{DATASET_ID}/index.csv (pass verify=False for "
+                             "other copies in the same format): " + "; ".join(problems))
+        parts = {s: load_split(root, s) for s in SPLITS}
+        for name, splits in (("train", self.train_splits), ("test", (self.test_split,))):
+            self._arrays[name] = (np.concatenate([parts[s][0] for s in splits]),
+                                  np.concatenate([parts[s][1] for s in splits]),
+                                  [i for s in splits for i in parts[s][2]])
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X (n, 33) float32, y (n,) int64)`` of ``"train"`` (the training set) or ``"test"``."""
+        self.setup()
+        if split not in self._arrays:
+            raise KeyError(f"split must be 'train' or 'test', got {split!r}")
+        x, y, _ = self._arrays[split]
+        return x, y
+
+    def ids(self, split: str) -> list[str]:
+        self.setup()
+        return list(self._arrays[split][2])
+
+    def train_dataloader(self) -> DataLoader:
+        ds = _Notes(*self.arrays("train"))
+        if self.samples_per_class:
+            sampler = ClassBalancedBatchSampler(ds.y.numpy(), self.batch_size // self.samples_per_class,
+                                                self.samples_per_class)
+            return DataLoader(ds, batch_sampler=sampler, num_workers=self.num_workers)
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        ds = _Notes(*self.arrays("test"))
+        return DataLoader(ds, batch_size=len(ds), num_workers=self.num_workers)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()

@@ -1,0 +1,205 @@
+"""The test protocol of Lee et al. (ISMIR 2020; REFERENCE 1.3-1.5): similarity retrieval R@K,
+auto-tagging macro ROC-AUC, category triplet accuracy (complete space and sub-space) and Dim-Sim
+agreement, on full-song embeddings (mean of 3-s clip embeddings).
+
+Contract (any method, any datamodule):
+
+- the LightningModule implements ``embed(x) -> (B, D)``; optionally ``tag_logits(x) -> (B, T)``
+  (classification / proxy models: AUC from the track-mean logits), and ``subspaces() ->
+  {category: slice}`` (disentangled models: the masked block of each category). It needs a
+  ``test_step`` (which may do nothing) for ``Trainer.test`` to run;
+- the datamodule provides ``test_dataloader()`` (dict batches ``x``, ``tags`` ``(B, T)``, ``track``
+  ``(B,)``; deterministic order), ``data_info`` (:class:`mirbench.data.base.DataInfo` with
+  ``tag_categories`` and ``categories``), ``reference_dataloader()`` (clips of the split whose track
+  centroids score tags for models without ``tag_logits``; falls back to ``val_dataloader()`` with a
+  warning), and optionally ``dimsim_triplets() -> {"anchor", "song1", "song2", "song1_vote",
+  "song2_vote"}`` (clip indices into the order of ``test_dataloader()``; ``None`` = no Dim-Sim).
+
+Choices where the paper is silent ([I] in REFERENCE 1.4), all behind arguments: relevance
+``share_any``; Euclidean distance; track-level embeddings; AUC over the tags with both a positive and
+a negative test track; for triplet models, the score of tag t is minus the distance to the centroid
+of the reference tracks carrying t (tutorial slide, REFERENCE 1.3); 2,000 triplets per category
+(ICASSP 2020 used 40,000); distance ties count as wrong.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torchmetrics.functional.classification import multilabel_auroc
+
+from mirbench.evaluation.embeddings import collect, mean_by_track
+from mirbench.metrics.retrieval import as_tensor, pairwise_distance, prepare_gallery, recall_at_k
+from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_accuracy, vote_accuracy
+
+
+def macro_auc(scores, tags) -> tuple[float, np.ndarray]:
+    """Macro ROC-AUC of ``scores`` ``(N, T)`` (any monotone scale) against multi-hot ``tags`` ``(N, T)``.
+
+    Tags without a positive or without a negative item, or with non-finite scores, are skipped (their
+    AUC is undefined). Scores are min-max scaled per tag in float64 before torchmetrics'
+    ``multilabel_auroc(average="macro")``, which would otherwise squash values outside [0, 1] through a
+    float32 sigmoid and create ties. Returns ``(auc, used)`` with ``used`` the bool mask of scored tags;
+    NaN if none is.
+    """
+    s = as_tensor(scores).cpu().double()
+    y = as_tensor(tags).cpu() > 0
+    if s.shape != y.shape or s.ndim != 2:
+        raise ValueError(f"scores and tags must both be (N, T), got {tuple(s.shape)} and {tuple(y.shape)}")
+    pos = y.sum(0)
+    used = (pos > 0) & (pos < y.shape[0]) & torch.isfinite(s).all(0)
+    if not used.any():
+        return float("nan"), used.numpy()
+    s, y = s[:, used], y[:, used]
+    lo, hi = s.min(0).values, s.max(0).values
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    s = torch.where(hi > lo, (s - lo) / span, torch.full_like(s, 0.5))
+    auc = multilabel_auroc(s, y.long(), num_labels=s.shape[1], average="macro")
+    return float(auc), used.numpy()
+
+
+def centroid_scores(emb, ref_emb, ref_tags, distance: str = "euclidean") -> torch.Tensor:
+    """Tag scores ``(N, T)`` = minus the distance of each embedding to each tag's centroid.
+
+    The centroid of tag t is the mean of the ``ref_emb`` rows whose ``ref_tags[:, t]`` is set; tags
+    absent from the reference get NaN columns. Euclidean scores are the true (not squared) distances.
+    """
+    e, r = as_tensor(emb).cpu().double(), as_tensor(ref_emb).cpu().double()
+    t = (as_tensor(ref_tags).cpu() > 0).double()
+    counts = t.sum(0)
+    centroids = (t.T @ r) / counts.clamp_min(1)[:, None]
+    d = pairwise_distance(prepare_gallery(e, distance), prepare_gallery(centroids, distance), distance)
+    scores = -(d.sqrt() if distance == "euclidean" else d)
+    scores[:, counts == 0] = float("nan")
+    return scores
+
+
+def _reference_loader(datamodule):
+    if callable(getattr(datamodule, "reference_dataloader", None)):
+        return datamodule.reference_dataloader()
+    warnings.warn("the datamodule has no reference_dataloader(); tag centroids come from val_dataloader()",
+                  stacklevel=3)
+    return datamodule.val_dataloader()
+
+
+def _to_items(clips: dict, track_level: bool) -> dict:
+    if track_level and "track" in clips:
+        return mean_by_track(clips["emb"], clips["track"], **{k: v for k, v in clips.items() if k not in ("emb", "track")})
+    return clips
+
+
+def evaluate(
+    model: torch.nn.Module,
+    datamodule,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    relevance: str = "share_any",
+    relevance_category: str | None = None,
+    distance: str = "euclidean",
+    n_triplets_per_category: int = 2000,
+    seed: int = 0,
+    dimsim: bool = True,
+    track_level: bool = True,
+    chunk_size: int = 1024,
+    device=None,
+) -> dict[str, float]:
+    """The whole protocol; metric names without the ``test/`` prefix (see :class:`Lee2020Evaluation`)."""
+    if distance not in ("euclidean", "cosine"):
+        raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
+    info = datamodule.data_info
+    has_logits = callable(getattr(model, "tag_logits", None))
+    outputs = {"emb": "embed", **({"logits": "tag_logits"} if has_logits else {})}
+    clips = collect(model, datamodule.test_dataloader(), outputs, device)
+    if "tags" not in clips:
+        raise ValueError("Lee2020 evaluation needs 'tags' in the test batches")
+    items = _to_items(clips, track_level)
+    emb, tags = items["emb"], items["tags"]
+    out: dict[str, float] = {}
+
+    rk = recall_at_k(emb, tags, ks, distance, chunk_size, rule=relevance, tag_categories=info.tag_categories,
+                     category=relevance_category, device=device)
+    out.update({f"recall_at_{k}": v for k, v in rk.items()})
+
+    if has_logits:
+        scores = items["logits"]  # AUC is rank-based: sigmoid(track-mean logits) ranks like the logits
+    else:
+        ref = _to_items(collect(model, _reference_loader(datamodule), {"emb": "embed"}, device), track_level)
+        scores = centroid_scores(emb, ref["emb"], ref["tags"], distance)
+    out["auc"], _ = macro_auc(scores, tags)
+
+    subspaces = model.subspaces() if callable(getattr(model, "subspaces", None)) else None
+    full, sub = {}, {}
+    for i, cat in enumerate(info.categories):
+        a, p, n = sample_category_triplets(tags, info.tag_categories, cat, n_triplets_per_category,
+                                           np.random.default_rng([seed, i]))
+        if len(a) == 0:
+            warnings.warn(f"no {cat!r} triplet can be drawn from the test set; the category is skipped", stacklevel=2)
+            continue
+        full[cat] = triplet_accuracy(emb, a, p, n, None, distance)
+        if subspaces and cat in subspaces:
+            sub[cat] = triplet_accuracy(emb, a, p, n, subspaces[cat], distance)
+    for prefix, accs in (("triplet_acc", full), ("subspace_triplet_acc", sub)):
+        out.update({f"{prefix}_{c}": v for c, v in accs.items()})
+        if accs:
+            out[f"{prefix}_overall"] = float(np.mean(list(accs.values())))
+
+    if dimsim and callable(getattr(datamodule, "dimsim_triplets", None)):
+        d = datamodule.dimsim_triplets()
+        if d is not None:
+            ce = clips["emb"]
+            idx = [torch.as_tensor(np.asarray(d[k]), dtype=torch.long) for k in ("anchor", "song1", "song2")]
+            out["dimsim_acc"] = vote_accuracy(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
+                                              distance=distance)
+    return out
+
+
+class Lee2020Evaluation(Callback):
+    """Runs :func:`evaluate` at the end of ``Trainer.test`` and logs ``test/<metric>``.
+
+    Logged: ``test/recall_at_{k}``, ``test/auc``, ``test/triplet_acc_{category}``,
+    ``test/triplet_acc_overall`` (mean over categories, complete space), and when available
+    ``test/subspace_triplet_acc_{category}`` / ``_overall`` and ``test/dimsim_acc``.
+
+    The callback iterates ``trainer.datamodule.test_dataloader()`` itself (whatever ``test_step``
+    does; ``limit_test_batches`` does not apply). Under DDP only global rank 0 computes and logs
+    (``rank_zero_only``); the other ranks wait at the end of the test loop.
+
+    Args:
+        ks: the K of R@K (Lee et al.: 1, 2, 4, 8).
+        relevance: ``share_any`` | ``same_set`` | ``share_in_category`` (with ``relevance_category``).
+        distance: ``euclidean`` (on whatever the model's ``embed`` returns) or ``cosine``.
+        n_triplets_per_category: triplets sampled from the test tracks per category.
+        seed: triplet sampling seed (category i uses ``default_rng([seed, i])``).
+        dimsim: evaluate the datamodule's ``dimsim_triplets()`` when it has them.
+        track_level: average clip embeddings per track (False: every clip is an item).
+        chunk_size: query rows per block of the distance matrix.
+    """
+
+    def __init__(
+        self,
+        ks: Sequence[int] = (1, 2, 4, 8),
+        relevance: str = "share_any",
+        distance: str = "euclidean",
+        n_triplets_per_category: int = 2000,
+        seed: int = 0,
+        dimsim: bool = True,
+        track_level: bool = True,
+        relevance_category: str | None = None,
+        chunk_size: int = 1024,
+    ) -> None:
+        self.kwargs = dict(ks=tuple(int(k) for k in ks), relevance=relevance, relevance_category=relevance_category,
+                           distance=distance, n_triplets_per_category=int(n_triplets_per_category), seed=int(seed),
+                           dimsim=bool(dimsim), track_level=bool(track_level), chunk_size=int(chunk_size))
+        self.metrics: dict[str, float] = {}
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.datamodule is None:
+            raise RuntimeError("Lee2020Evaluation needs trainer.test(model, datamodule=...)")
+        if trainer.world_size > 1 and not trainer.is_global_zero:
+            return
+        self.metrics = evaluate(pl_module, trainer.datamodule, device=pl_module.device, **self.kwargs)
+        for name, value in self.metrics.items():
+            pl_module.log(f"test/{name}", float(value), rank_zero_only=True)

@@ -1,0 +1,90 @@
+"""YT8M-MusicVideo: YouTube-8M TFRecords (video- and frame-level) read with the tfrecord package."""
+
+import numpy as np
+import pytest
+
+from mirbench.data import commands
+from mirbench.data.realformat import quantize, write_yt8m
+from mirbench.data.yt8m_musicvideo import YT8MMusicVideoDataModule, dequantize, iter_records, read_vocabulary
+
+MUSIC = 14  # our fixture vocabulary's index of "Music video"
+
+
+def _videos(rng, n, labels, frames, prefix):
+    return [{"id": f"{prefix}{k:03d}", "labels": labels[k % len(labels)],
+             "audio": rng.uniform(-1, 1, (frames, 128)), "rgb": rng.uniform(-1, 1, (frames, 1024))} for k in range(n)]
+
+
+@pytest.fixture(params=["video", "frame"])
+def yt_root(request, tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "yt8m"
+    root.mkdir()
+    (root / "vocabulary.csv").write_text(
+        "Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n0,100,/m/03bt1gh,Game,x\n14,50,/m/064t9,Music video,y\n")
+    train = _videos(rng, 6, [[MUSIC, 2], [3]], 5, "Tr")
+    valid = _videos(rng, 8, [[MUSIC]], 5, "Va")
+    write_yt8m(root / request.param / "train0000.tfrecord", train, level=request.param)
+    write_yt8m(root / request.param / "validate0000.tfrecord", valid, level=request.param)
+    (root / request.param / "train0001.tfrecord").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00garbage")
+    return root, request.param, train, valid
+
+
+def test_dequantize_round_trip():
+    x = np.linspace(-2, 2, 1001)
+    assert np.abs(dequantize(quantize(x)) - x).max() <= 4 / 255  # within one quantisation step
+    # YouTube-8M's starter code: x * 4/255 + 4/512 - 2
+    assert dequantize(np.array([0, 255], np.uint8)).tolist() == pytest.approx([4 / 512 - 2, 2 + 4 / 512], abs=1e-6)
+
+
+def test_read_records(yt_root):
+    root, level, train, _ = yt_root
+    recs = list(iter_records(root / level / "train0000.tfrecord"))
+    assert [r[0] for r in recs] == [v["id"] for v in train]
+    vid, labels, audio, rgb = recs[0]
+    assert labels.tolist() == [MUSIC, 2]
+    if level == "video":
+        assert audio.shape == (1, 128) and rgb.shape == (1, 1024)
+        np.testing.assert_allclose(audio[0], train[0]["audio"].mean(0), atol=1e-6)
+    else:
+        assert audio.shape == (5, 128) and rgb.shape == (5, 1024)
+        np.testing.assert_allclose(audio, train[0]["audio"], atol=4 / 255)
+    assert read_vocabulary(root / "vocabulary.csv")["Music video"] == MUSIC
+
+
+def test_prepare_selects_music_videos_and_pairs(yt_root, tmp_path):
+    root, level, train, valid = yt_root
+    cache = tmp_path / "cache"
+    args = ["prepare", "yt8m_mv", "--root", str(root), "--cache-dir", str(cache), "--no-progress"]
+    assert commands.main(args) == 0
+    import json
+
+    rep = json.loads((cache / "report.json").read_text())
+    n_music = sum(MUSIC in v["labels"] for v in train + valid)
+    assert (rep["computed"], rep["failed"]) == (n_music, 1) and rep["failures"][0]["item_id"] == "train0001.tfrecord"
+    assert commands.main(args) == 0 and json.loads((cache / "report.json").read_text())["cached"] == n_music
+    crop = None if level == "video" else 3
+    dm = YT8MMusicVideoDataModule(root=str(root), cache_dir=str(cache), crop_frames=crop, batch_size=2)
+    sizes = {s: len(r) for s, r in dm.table.splits.items()}
+    assert sizes["train"] == 3 and sizes["valid"] + sizes["test"] == 8
+    b = next(iter(dm.train_dataloader()))
+    shape = (2, 128) if crop is None else (2, 3, 128)
+    assert b["audio"].shape == shape and b["video"].shape[-1] == 1024 and b["track"].shape == (2,)
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(train[1]["id"] + "\n")
+    assert commands.main(args[:-1] + ["--cache-dir", str(tmp_path / "c2"), "--ids", str(ids_file), "--no-progress"]) == 0
+    assert YT8MMusicVideoDataModule(root=str(root), cache_dir=str(tmp_path / "c2")).table.ids == [train[1]["id"]]
+
+
+@pytest.mark.data
+def test_full_copy_matches_index(request):
+    """``pytest --local --dataset yt8m_mv -m data``: the copy at $MIRBENCH_DATA/yt8m_mv against its index."""
+    from mirbench.data.yt8m_musicvideo import verify
+    from mirbench.paths import dataset_dir
+
+    if "yt8m_mv" not in request.config.getoption("--dataset"):
+        pytest.skip("needs --dataset yt8m_mv")
+    root = dataset_dir("yt8m_mv")
+    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding yt8m_mv/"
+    problems = verify(root)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

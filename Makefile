@@ -1,4 +1,4 @@
-# mirbench: `make install` then `make table-ismir2020`; `make test` runs the test suite.
+# mirbench: `make install table-ismir2020` (install, then reproduce a table); `make test` runs the tests.
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 MIRBENCH  := $(VENV)/bin/mirbench
@@ -8,7 +8,7 @@ UV_FLAGS  := --python $(PY) --compile-bytecode $(if $(FIND_LINKS),--find-links $
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install test test-unit test-smoke test-regression bench corpus quickstart clean
+.PHONY: install test test-unit test-smoke test-regression bench corpus quickstart clean table-% check-%
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
@@ -33,9 +33,19 @@ test-regression:
 corpus:
 	$(MIRBENCH) prepare corpus
 
+# A paper table end to end: run (resumes), render tables + plots, check. PROFILE=ci for the reduced one.
+PROFILE ?= default
+table-%:
+	$(MIRBENCH) run $* --profile $(PROFILE)
+	$(MIRBENCH) table $* --profile $(PROFILE)
+	$(MIRBENCH) check $* --profile $(PROFILE)
+
+check-%:
+	$(MIRBENCH) check $* --profile $(PROFILE)
+
 quickstart: corpus
 	$(MIRBENCH) fit --config benchmarks/configs/base/trainer.yaml --config benchmarks/configs/data/corpus.yaml --config benchmarks/configs/ismir2020/classification_norm.yaml
-	$(MIRBENCH) test --config benchmarks/configs/base/trainer.yaml --config benchmarks/configs/data/corpus.yaml --config benchmarks/configs/ismir2020/classification_norm.yaml --ckpt_path last
+	$(MIRBENCH) test --config benchmarks/configs/base/trainer.yaml --config benchmarks/configs/data/corpus.yaml --config benchmarks/configs/ismir2020/classification_norm.yaml --ckpt_path best
 
 bench:
 	$(PY) -m benchmarks.perf

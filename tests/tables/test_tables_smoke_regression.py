@@ -31,6 +31,14 @@ def test_ismir2020_ci_profile_end_to_end(tmp_path):
     assert "Triplet + track reg." in table and "Sub-space" in table
 
 
+@pytest.mark.smoke
+def test_tutorial2020_reproduces_the_published_rows_in_full(tmp_path, shared_data):
+    """The tutorial's real NSynth data is at hand: CI trains every row and checks the four published ones."""
+    results = str(tmp_path / "results")
+    assert bench_main(["run", "tutorial2020", "--results", results]) == 0
+    assert bench_main(["check", "tutorial2020", "--results", results]) == 0
+
+
 @pytest.mark.regression
 @pytest.mark.parametrize("table_id", [t for t in SPECS if (PROJECT_ROOT / "results" / t / "runs" / "default").is_dir()])
 def test_committed_results_pass_their_checks(table_id):

@@ -33,10 +33,17 @@ test-regression:
 corpus:
 	$(MIRBENCH) prepare corpus
 
-# A paper table end to end: run (resumes), render tables + plots, check. PROFILE=ci for the reduced one.
-PROFILE ?= default
+# A paper table end to end: run (resumes), render tables + plots, check. PROFILE=ci for the reduced one;
+# DATA_ROOT=/data (the folder holding msd_lastfm/, gtzan/, ...) runs the spec's `real` profile on the real data.
+# Runs already recorded with the same resolved config are skipped (the committed results too): FORCE=1 re-runs.
+# Training uses every core (one process: no oversubscription); the corpus build's workers use one thread each.
+DATA_ROOT ?=
+FORCE ?=
+PROFILE ?= $(if $(DATA_ROOT),real,default)
+TRAIN_THREADS ?= $(shell nproc 2>/dev/null || echo 1)
 table-%:
-	$(MIRBENCH) run $* --profile $(PROFILE)
+	$(if $(DATA_ROOT),MIRBENCH_DATA=$(DATA_ROOT)) OMP_NUM_THREADS=$(TRAIN_THREADS) MKL_NUM_THREADS=$(TRAIN_THREADS) \
+		$(MIRBENCH) run $* --profile $(PROFILE) $(if $(FORCE),--force)
 	$(MIRBENCH) table $* --profile $(PROFILE)
 	$(MIRBENCH) check $* --profile $(PROFILE)
 

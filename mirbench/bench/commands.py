@@ -1,4 +1,5 @@
-"""``mirbench run|table|check``: run a table spec, render it, check it against published and golden numbers.
+"""``mirbench run|table|check|golden``: run a table spec, render it, check it against published and golden
+numbers, freeze our results as golden numbers.
 
 SPEC is an id (``benchmarks/tables/<id>.yaml``) or a path. Results go to ``$MIRBENCH_RESULTS`` (default
 ``results/``) or ``--results DIR``.
@@ -63,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="exit 1 on a published or golden miss, or a required claim not held")
     common(check)
     check.add_argument("--strict", action="store_true", help="also fail on cells and required claims not run")
+
+    golden = sub.add_parser("golden", help="freeze the profile's recorded results as golden numbers "
+                                           "(benchmarks/golden/<id>.csv; tolerance from the spread over seeds)")
+    common(golden)
+    golden.add_argument("--sigmas", type=float, default=3.0, help="tolerance = this many sample stds over seeds")
+    golden.add_argument("--min-tol-rel", type=float, default=0.02, help="tolerance floor relative to the value")
+    golden.add_argument("--min-seeds", type=int, default=2, help="cells with fewer seeds are not frozen")
     return parser
 
 
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = load_spec(args.spec)
         spec.profile(args.profile)  # an unknown profile is an error before anything runs
-        return {"run": _run, "table": _table, "check": _check}[args.command](spec, args)
+        return {"run": _run, "table": _table, "check": _check, "golden": _golden}[args.command](spec, args)
     except SpecError as e:
         print(f"mirbench {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -119,7 +127,9 @@ def check_report(report) -> tuple[list[str], list[str]]:
         fails.append(f"published miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs {c.published:.4g} "
                      f"(tol {c.tol_abs:g} + {c.tol_rel:g}x)")
     for c in cells[cells.golden_status == "miss"].itertuples():
-        fails.append(f"golden miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs golden {c.golden:.4g}")
+        fails.append(f"golden miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs golden {c.golden:.4g} "
+                     f"+- {c.golden_tol:.3g} (benchmarks/golden/{report.spec.id}.csv); a change that is meant to move "
+                     f"it: re-run the seeds, then `mirbench golden {report.spec.id} --profile {report.profile}`")
     for c in report.claims.itertuples():
         if c.required and c.status == "not held":
             fails.append(f"required claim not held: {c.id}: {c.text} ({c.lhs:.4g} vs {c.rhs:.4g} + {c.margin:g})")
@@ -159,3 +169,17 @@ def _check(spec: TableSpec, args) -> int:
         print(f"  FAIL: {f}")
     print("FAILED" if fails else "PASSED")
     return 1 if fails else 0
+
+
+def _golden(spec: TableSpec, args) -> int:
+    from mirbench.bench.golden import freeze_golden
+
+    profile = spec.profile(args.profile).name
+    path, n = freeze_golden(spec, profile, args.results, sigmas=args.sigmas, min_tol_rel=args.min_tol_rel,
+                            min_seeds=args.min_seeds)
+    print(f"wrote {n} golden line(s) for profile {profile!r} to {path}")
+    if n == 0:
+        print(f"mirbench golden: nothing frozen: every cell needs >= {args.min_seeds} seeds recorded "
+              f"(`mirbench run {spec.id} --profile {profile} --seeds 0,1,2`)", file=sys.stderr)
+        return 1
+    return 0

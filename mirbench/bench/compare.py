@@ -149,7 +149,7 @@ def compare(spec: TableSpec, agg: pd.DataFrame, published: pd.DataFrame | None =
             delta=delta, verdict=verdict(delta, col.higher_is_better),
             status=cell_status(a.mean, a.n, ref, p.status if p is not None else "check", check_published,
                                p.tol_abs if p is not None else 0.0, p.tol_rel if p is not None else 0.0),
-            golden=gref, golden_delta=gdelta,
+            golden=gref, golden_delta=gdelta, golden_tol=g.tol_abs if g is not None else math.nan,
             golden_status=cell_status(a.mean, a.n, gref, g.status if g is not None else "check", True,
                                       g.tol_abs if g is not None else 0.0, g.tol_rel if g is not None else 0.0,
                                       missing="no_golden")))

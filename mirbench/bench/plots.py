@@ -2,7 +2,7 @@
 
 Kinds: ``lines`` (x = the listed columns, one series per row, e.g. R@1..R@8), ``bars`` (one column across rows,
 e.g. training-time ratio), ``grouped_bars`` (columns x rows, e.g. triplet accuracy per category) and
-``function`` (``module:function(spec, records_df, out_dir) -> list[Path]`` for paper-specific figures).
+``function`` (``module:function(spec, records_df, out_dir, plot) -> list[Path]`` for paper-specific figures).
 Error bars are the sample std over seeds; ``published: true`` overlays the published numbers.
 """
 
@@ -35,7 +35,7 @@ def make_plots(spec: TableSpec, profile: str | None = None, results_root: Path |
         if plot.kind == "function":
             module, name = plot.function.split(":")
             func = getattr(importlib.import_module(module), name)
-            written += [Path(p) for p in func(spec, records_frame(report.records), out_dir)]
+            written += [Path(p) for p in func(spec, records_frame(report.records), out_dir, plot)]
             continue
         fig, ax = plt.subplots(figsize=(7, 4.2))
         {"lines": _lines, "bars": _bars, "grouped_bars": _grouped}[plot.kind](ax, spec, report, plot)

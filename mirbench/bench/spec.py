@@ -75,6 +75,7 @@ class ProfileSpec:
     overrides: tuple[str, ...] = ()
     description: str = ""
     check_published: bool = True  # false: published numbers are shown but never fail `check` (e.g. CI scale)
+    configs: tuple[str, ...] = ()  # appended after each row's configs (e.g. swap the data set for the real one)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ class PlotSpec:
     function: str = ""  # "module:function" for kind `function`
     published: bool = False  # overlay the published numbers
     ylabel: str = ""
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One printed table of a spec (e.g. the paper's Table A and Table B): a subset of rows and columns."""
+
+    id: str
+    title: str = ""
+    rows: tuple[str, ...] = ()  # empty: every row
+    columns: tuple[str, ...] = ()  # empty: every column
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,7 @@ class TableSpec:
     profiles: dict[str, ProfileSpec] = field(default_factory=dict)
     claims: tuple[ClaimSpec, ...] = ()
     plots: tuple[PlotSpec, ...] = ()
+    sections: tuple[SectionSpec, ...] = ()  # empty: one table with every row and column
     path: Path | None = None
     root: Path = PROJECT_ROOT
     published: Path | None = None
@@ -155,13 +167,15 @@ class TableSpec:
 
     def resolve(self, profile: str | None = None, rows: list[str] | None = None,
                 seeds: list[int] | None = None) -> list[RunPlan]:
-        """The runs to do: (rows that own runs) x seeds, in spec order; overrides are row's then profile's."""
+        """The runs to do: (rows that own runs) x seeds, in spec order; configs are base + row's + profile's,
+        overrides row's then profile's."""
         prof = self.profile(profile)
         wanted = list(rows) if rows else list(prof.rows or [r.id for r in self.rows])
         if unknown := [r for r in wanted if r not in [r.id for r in self.rows]]:
             raise SpecError(f"{self.path}: rows: unknown row(s) {unknown}; known: {[r.id for r in self.rows]}")
         run_rows = {self.run_row(r) for r in wanted}
-        return [RunPlan(self.id, r.id, int(s), prof.name, self.base + r.configs, r.overrides + prof.overrides,
+        return [RunPlan(self.id, r.id, int(s), prof.name, self.base + r.configs + prof.configs,
+                        r.overrides + prof.overrides,
                         self.root) for r in self.rows if r.id in run_rows for s in (seeds or prof.seeds or self.seeds)]
 
 
@@ -253,7 +267,7 @@ class _Loader:
     def spec(self, d: Any) -> TableSpec:
         d = self.mapping(d, "<top>", ("id", "title", "rows", "columns"),
                          ("paper", "notes", "base", "seeds", "profiles", "claims", "plots", "root", "published",
-                          "golden"))
+                          "golden", "sections"))
         tid = self.ident(d["id"], "id")
         root = (self.path.parent / d["root"]).resolve() if d.get("root") else PROJECT_ROOT
         base = self.configs(d.get("base"), "base", root)
@@ -274,17 +288,21 @@ class _Loader:
             self.member(list(r.metrics), col_ids, f"rows[{i}].metrics", "column")
         for i, c in enumerate(columns):
             self.member([c.relative_to] if c.relative_to else [], row_ids, f"columns[{i}].relative_to", "row")
-        profiles = {n: self.profile(n, p, f"profiles.{n}", row_ids) for n, p in (d.get("profiles") or {}).items()}
+        profiles = {n: self.profile(n, p, f"profiles.{n}", row_ids, root)
+                    for n, p in (d.get("profiles") or {}).items()}
         names = [DEFAULT_PROFILE, *profiles]
         claims = tuple(self.claim(c, f"claims[{i}]", row_ids, col_ids, names)
                        for i, c in enumerate(d.get("claims") or []))
         plots = tuple(self.plot(p, f"plots[{i}]", row_ids, col_ids) for i, p in enumerate(d.get("plots") or []))
         self.unique([c.id for c in claims], "claims")
         self.unique([p.id for p in plots], "plots")
+        sections = tuple(self.section(x, f"sections[{i}]", row_ids, col_ids)
+                         for i, x in enumerate(d.get("sections") or []))
+        self.unique([x.id for x in sections], "sections")
         return TableSpec(id=tid, title=self.get(d, "title", "<top>", (str,), ""), rows=rows, columns=columns,
                          seeds=self.ints(d.get("seeds", [0]), "seeds"), paper=self.get(d, "paper", "<top>", (str,), ""),
                          notes=self.get(d, "notes", "<top>", (str,), ""), base=base, profiles=profiles, claims=claims,
-                         plots=plots, path=self.path, root=root,
+                         plots=plots, sections=sections, path=self.path, root=root,
                          published=root / d.get("published", f"benchmarks/published/{tid}.csv"),
                          golden=root / d.get("golden", f"benchmarks/golden/{tid}.csv"))
 
@@ -314,17 +332,18 @@ class _Loader:
                           relative_to=self.get(c, "relative_to", key, (str,), ""),
                           unit=self.get(c, "unit", key, (str,), ""))
 
-    def profile(self, name: str, p: Any, key: str, row_ids: list[str]) -> ProfileSpec:
+    def profile(self, name: str, p: Any, key: str, row_ids: list[str], root: Path) -> ProfileSpec:
         if name == DEFAULT_PROFILE:
             raise self.err(key, f"{DEFAULT_PROFILE!r} is the implicit profile (the spec's own seeds); rename it")
         self.ident(name, key)
-        p = self.mapping(p or {}, key, (), ("seeds", "rows", "overrides", "description", "check_published"))
+        p = self.mapping(p or {}, key, (), ("seeds", "rows", "overrides", "description", "check_published", "configs"))
         rows = self.strs(p.get("rows"), f"{key}.rows")
         self.member(rows, row_ids, f"{key}.rows", "row")
         return ProfileSpec(name, self.ints(p["seeds"], f"{key}.seeds") if "seeds" in p else None, rows or None,
                            self.strs(p.get("overrides"), f"{key}.overrides"),
                            self.get(p, "description", key, (str,), ""),
-                           self.get(p, "check_published", key, (bool,), True))
+                           self.get(p, "check_published", key, (bool,), True),
+                           self.configs(p.get("configs"), f"{key}.configs", root))
 
     def ref(self, obj: Any, key: str, row_ids: list[str], col_ids: list[str]) -> ClaimRef:
         obj = self.mapping(obj, key, ("row", "column"), ())
@@ -341,6 +360,14 @@ class _Loader:
                          than=self.ref(c["than"], f"{key}.than", row_ids, col_ids),
                          margin=float(self.get(c, "margin", key, (int, float), 0.0)),
                          required=self.get(c, "required", key, (bool,), False), profiles=prof)
+
+    def section(self, x: Any, key: str, row_ids, col_ids) -> SectionSpec:
+        x = self.mapping(x, key, ("id",), ("title", "rows", "columns"))
+        rows, cols = self.strs(x.get("rows"), f"{key}.rows"), self.strs(x.get("columns"), f"{key}.columns")
+        self.member(rows, row_ids, f"{key}.rows", "row")
+        self.member(cols, col_ids, f"{key}.columns", "column")
+        return SectionSpec(id=self.ident(x["id"], f"{key}.id"), title=self.get(x, "title", key, (str,), ""),
+                           rows=rows, columns=cols)
 
     def plot(self, p: Any, key: str, row_ids, col_ids) -> PlotSpec:
         p = self.mapping(p, key, ("id", "kind"),

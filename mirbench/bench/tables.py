@@ -17,7 +17,7 @@ import pandas as pd
 
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
 from mirbench.bench.records import RunRecord, load_records, table_dir, write_runs_csv
-from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, TableSpec
+from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableSpec
 from mirbench.io import write_text
 
 MISSING = "—"
@@ -53,19 +53,26 @@ class TableReport:
             return MISSING
         return f"{bold[0]}{fmt(col, c.published)}{bold[1]}" if c.published_best else fmt(col, c.published)
 
-    def grid(self, latex: bool = False) -> tuple[list[str], list[list[str]]]:
+    def sections(self) -> list[SectionSpec]:
+        """The printed tables: the spec's ``sections``, or one with every row and column."""
+        return list(self.spec.sections) or [SectionSpec("all")]
+
+    def grid(self, latex: bool = False, section: SectionSpec | None = None) -> tuple[list[str], list[list[str]]]:
         bold, pm = ((r"\textbf{", "}"), r"$\pm$") if latex else (("**", "**"), "±")
         esc = _latex_escape if latex else _md_escape
         delta_sym = r"$\Delta$" if latex else "Δ"
-        groups = any(r.group for r in self.spec.rows)
+        rows = [self.spec.row(r) for r in section.rows] if section and section.rows else list(self.spec.rows)
+        columns = ([self.spec.column(c) for c in section.columns] if section and section.columns
+                   else list(self.spec.columns))
+        groups = any(r.group for r in rows)
         header = (["Group"] if groups else []) + ["Row"]
-        for col in self.spec.columns:
+        for col in columns:
             header += [esc(col.label), f"{esc(col.label)} pub.", f"{esc(col.label)} {delta_sym}",
                        f"{esc(col.label)} status"]
         body = []
-        for row in self.spec.rows:
+        for row in rows:
             line = ([esc(row.group)] if groups else []) + [esc(row.label)]
-            for col in self.spec.columns:
+            for col in columns:
                 c = self.cell(row.id, col.id)
                 line += [self.ours(c, col, bold, pm), self.published(c, col, bold), signed(col, c.delta, c.verdict),
                          STATUS_MARK.get(c.status, c.status)]
@@ -83,7 +90,11 @@ class TableReport:
                 "in bold (ours and published separately).", ""]
         if s.notes.strip():
             out += ["## Notes", "", s.notes.strip(), ""]
-        out += ["## Results", "", md_table(*self.grid()), ""]
+        out += ["## Results", ""]
+        for sec in self.sections():
+            if sec.title:
+                out += [f"### {_md_escape(sec.title)}", ""]
+            out += [md_table(*self.grid(section=sec)), ""]
         counts = self.cells.status.value_counts()
         out += ["Published checks: " + ", ".join(f"{int(counts.get(k, 0))} {STATUS_MARK[k]}" for k in
                                                  ("ok", "miss", "known_gap", "unchecked", "not_run")) + ".", ""]
@@ -108,11 +119,15 @@ class TableReport:
         return "\n".join(out)
 
     def latex(self) -> str:
-        header, body = self.grid(latex=True)
-        body = [[x.replace(MISSING, "--") for x in line] for line in body]
-        return pd.DataFrame(body, columns=header).to_latex(index=False, escape=False,
-                                                           caption=_latex_escape(self.spec.title),
-                                                           label=f"tab:{self.spec.id}")
+        """One ``table`` environment per section."""
+        out = []
+        for sec in self.sections():
+            header, body = self.grid(latex=True, section=sec)
+            body = [[x.replace(MISSING, "--") for x in line] for line in body]
+            label = f"tab:{self.spec.id}" + (f"-{sec.id}" if self.spec.sections else "")
+            out.append(pd.DataFrame(body, columns=header).to_latex(
+                index=False, escape=False, caption=_latex_escape(sec.title or self.spec.title), label=label))
+        return "\n".join(out)
 
     def frame(self) -> pd.DataFrame:
         df = self.cells.copy()

@@ -9,6 +9,13 @@ that ``mirbench prepare`` cached (memory-mapped) and yields batches::
 ``tags``/``label`` appear when the data set has them; ``track`` is the item's row in the table, so
 per-segment outputs can be averaged per track (Lee et al. evaluate full songs as the mean of
 non-overlapping 3-s windows: ``eval_mode="segments"``).
+
+Metric learning (Lee et al. 2020, as :class:`mirbench.data.corpus.datamodule.CorpusDataModule`):
+``sampling="triplets"`` makes the training batches category triplets of
+:mod:`mirbench.data.sampling` (``{"anchor", "positive", "negative", "category"}``, plus
+``track_anchor/positive/negative`` with ``track_triplets``) over the non-overlapping crops of the
+training items; needs a tag matrix and tag categories (``data_info.categories``). ``reference_dataloader()`` gives
+the segments of ``reference_split`` (tag centroids for triplet models' auto-tagging).
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from torch.utils.data import DataLoader, Dataset
 from mirbench.audio.cache import FeatureCache
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.base import DataInfo
-from mirbench.paths import data_root, dataset_dir
+from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
+from mirbench.paths import dataset_dir
 
 FEATURE_DIMS = {"logmel_lee2020": 128, "frames_kim2022": 52}
 SPLITS = ("train", "valid", "test")
+SAMPLINGS = ("clips", "triplets")
 
 
 @dataclass
@@ -46,9 +55,11 @@ class Table:
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in self.splits.items()}
 
 
-def feature_cache_dir(dataset_id: str, feature: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where ``mirbench prepare`` caches a data set's features: ``$MIRBENCH_DATA/<id>/features/<feature>``."""
-    return Path(cache_dir) if cache_dir is not None else data_root() / dataset_id / "features" / feature
+def feature_cache_dir(dataset_id: str, feature: str, cache_dir: str | os.PathLike | None = None,
+                      root: str | os.PathLike | None = None) -> Path:
+    """Where ``mirbench prepare`` caches a data set's features: ``cache_dir``, else ``<root>/features/<feature>``
+    with ``root`` the data set's folder (default ``$MIRBENCH_DATA/<id>``)."""
+    return Path(cache_dir) if cache_dir is not None else dataset_dir(dataset_id, root) / "features" / feature
 
 
 class FeatureDataModule(LightningDataModule):
@@ -60,6 +71,13 @@ class FeatureDataModule(LightningDataModule):
         cache_dir: feature cache folder (default :func:`feature_cache_dir`).
         crop_frames: frames per example (129 = Lee et al.'s 3 s); ``None`` = whole items (batch_size 1).
         eval_mode: ``"segments"`` (all non-overlapping crops, ``track`` says whose) or ``"center"``.
+        sampling: training examples: ``"clips"`` (one random crop per item) or ``"triplets"`` (category
+            triplets of the non-overlapping crops of the training items; Lee et al. 2020).
+        track_triplets: with ``"triplets"``, add same-track triplets (track regularisation, ICASSP 2020):
+            anchor and positive are two different non-overlapping crops of one item.
+        triplets_per_epoch: triplets per training epoch; ``None`` = one per training item (an epoch as
+            long as one of ``"clips"``). Item ``i`` of epoch ``e`` is drawn from ``(triplet_seed, e, i)``.
+        reference_split: the split of :meth:`reference_dataloader` (tag centroids for triplet models).
     """
 
     dataset_id = ""
@@ -74,17 +92,30 @@ class FeatureDataModule(LightningDataModule):
         num_workers: int = 0,
         eval_mode: str = "segments",
         max_segments_per_track: int | None = None,
+        sampling: str = "clips",
+        track_triplets: bool = False,
+        triplets_per_epoch: int | None = None,
+        triplet_seed: int = 0,
+        reference_split: str = "train",
     ):
         super().__init__()
         if eval_mode not in ("segments", "center"):
             raise ValueError(f"eval_mode must be 'segments' or 'center', got {eval_mode!r}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if reference_split not in SPLITS:
+            raise ValueError(f"reference_split must be one of {SPLITS}, got {reference_split!r}")
+        if sampling == "triplets" and crop_frames is None:
+            raise ValueError("sampling='triplets' draws fixed-length crops: set crop_frames")
         if crop_frames is None and batch_size != 1:
             raise ValueError("crop_frames=None (whole items of different lengths) needs batch_size=1")
         self.root = dataset_dir(self.dataset_id, root)
         self.feature = feature
-        self.cache_dir = feature_cache_dir(self.dataset_id, feature, cache_dir)
+        self.cache_dir = feature_cache_dir(self.dataset_id, feature, cache_dir, self.root)
         self.crop_frames, self.batch_size, self.num_workers = crop_frames, batch_size, num_workers
         self.eval_mode, self.max_segments_per_track = eval_mode, max_segments_per_track
+        self.sampling, self.track_triplets, self.triplets_per_epoch = sampling, bool(track_triplets), triplets_per_epoch
+        self.triplet_seed, self.reference_split = int(triplet_seed), reference_split
         self._table: Table | None = None
         self._cache: FeatureCache | None = None
         self._rows: dict[str, np.ndarray] = {}
@@ -96,6 +127,11 @@ class FeatureDataModule(LightningDataModule):
     def info_fields(self) -> dict:
         """DataInfo fields other than ``input_shape`` (tag names, categories, class names)."""
         return {}
+
+    @property
+    def transform(self):
+        """A picklable function applied to every float32 crop (or whole item) before batching; identity here."""
+        return _identity
 
     # -- facts -----------------------------------------------------------------------------
     @property
@@ -150,8 +186,23 @@ class FeatureDataModule(LightningDataModule):
         train = (split == "train") if train is None else train
         rows = self.split_rows(split)
         if train or self.eval_mode == "center" or self.crop_frames is None:
-            return CropDataset(self.cache, self.table, rows, self.crop_frames, random_crop=train)
-        return SegmentDataset(self.cache, self.table, rows, self.crop_frames, self.max_segments_per_track)
+            return CropDataset(self.cache, self.table, rows, self.crop_frames, random_crop=train,
+                               transform=self.transform)
+        return SegmentDataset(self.cache, self.table, rows, self.crop_frames, self.max_segments_per_track,
+                              transform=self.transform)
+
+    def triplet_dataset(self, split: str = "train") -> TripletDataset:
+        """Category (+ track) triplets over every non-overlapping ``crop_frames`` crop of ``split``'s items."""
+        info, tags = self.data_info, self.table.tags
+        if tags is None or not info.categories:
+            raise ValueError(f"{self.dataset_id}: sampling='triplets' needs a tag matrix and tag categories")
+        segments = SegmentDataset(self.cache, self.table, self.split_rows(split), self.crop_frames, None,
+                                  transform=self.transform)
+        clip_track = np.array([r for r, _ in segments.index], dtype=np.int64)
+        clips = ClipDataset(_SegmentArrays(segments), np.arange(len(clip_track)), clip_track, tags)
+        sampler = TripletSampler(clips.clips, clip_track, tags, info.tag_categories, info.categories)
+        length = self.triplets_per_epoch or len(sampler.tracks)
+        return TripletDataset(clips, sampler, int(length), self.triplet_seed, self.track_triplets)
 
     def _loader(self, split: str) -> DataLoader:
         train = split == "train"
@@ -165,7 +216,11 @@ class FeatureDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
+        if self.sampling == "clips":
+            return self._loader("train")
+        triplets = self.triplet_dataset("train")
+        return DataLoader(triplets, batch_size=self.batch_size, sampler=EpochIndexSampler(len(triplets)),
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid")
@@ -175,6 +230,12 @@ class FeatureDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+    def reference_dataloader(self) -> DataLoader:
+        """Evaluation crops of ``reference_split`` in a fixed order (Lee et al. 2020: the tag centroids that
+        score auto-tagging for models without tag logits, see :mod:`mirbench.evaluation.lee2020`)."""
+        return DataLoader(self.dataset(self.reference_split, train=False), batch_size=self.batch_size, shuffle=False,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     # -- arrays for non-gradient protocols ------------------------------------------------
     def summary_arrays(self, split: str, reduce: str = "meanstd") -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -209,11 +270,17 @@ def _crop(a: np.ndarray, start: int, n: int) -> np.ndarray:
     return x
 
 
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
 class CropDataset(Dataset):
     """One crop per item: random (training) or centred (evaluation); ``crop=None`` = the whole item."""
 
-    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int | None, random_crop: bool):
+    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int | None, random_crop: bool,
+                 transform=None):
         self.cache, self.table, self.rows, self.crop, self.random_crop = cache, table, rows, crop, random_crop
+        self.transform = transform or _identity
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -227,14 +294,16 @@ class CropDataset(Dataset):
             slack = max(len(a) - self.crop, 0)
             start = int(torch.randint(0, slack + 1, ()).item()) if self.random_crop else slack // 2
             x = _crop(a, start, self.crop)
-        return {"x": torch.from_numpy(x), **_targets(self.table, row)}
+        return {"x": torch.from_numpy(self.transform(x)), **_targets(self.table, row)}
 
 
 class SegmentDataset(Dataset):
     """Every non-overlapping ``crop``-frame segment of every item (at least one, zero-padded)."""
 
-    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int, max_segments: int | None):
+    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int, max_segments: int | None,
+                 transform=None):
         self.cache, self.table, self.crop = cache, table, crop
+        self.transform = transform or _identity
         index = []
         for r in rows:
             n = max(cache.entry(table.ids[int(r)]).frames // crop, 1)
@@ -245,10 +314,25 @@ class SegmentDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> dict:
+    def segment(self, i: int) -> np.ndarray:
         row, start = self.index[i]
-        x = _crop(self.cache.load(self.table.ids[row]), start, self.crop)
-        return {"x": torch.from_numpy(x), **_targets(self.table, row)}
+        return self.transform(_crop(self.cache.load(self.table.ids[row]), start, self.crop))
+
+    def __getitem__(self, i: int) -> dict:
+        return {"x": torch.from_numpy(self.segment(i)), **_targets(self.table, self.index[i][0])}
+
+
+class _SegmentArrays:
+    """``segments[i]`` -> the array of segment ``i`` (the ``features`` of a :class:`ClipDataset`)."""
+
+    def __init__(self, segments: SegmentDataset):
+        self.segments = segments
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.segments.segment(int(i))
 
 
 def prepare_items(dataset_id: str, items: list[AudioItem], args, default_feature: str):
@@ -256,7 +340,7 @@ def prepare_items(dataset_id: str, items: list[AudioItem], args, default_feature
     from mirbench.audio.prepare import prepare_features
 
     feature = getattr(args, "feature", None) or default_feature
-    out = feature_cache_dir(dataset_id, feature, getattr(args, "cache_dir", None))
+    out = feature_cache_dir(dataset_id, feature, getattr(args, "cache_dir", None), getattr(args, "root", None))
     return prepare_features(
         items,
         out,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.splits import MSD_TRAIN_SIZE, load_py2_pickle, msd_split, read_lines
@@ -122,16 +123,26 @@ class MSDLastfmDataModule(FeatureDataModule):
 
     ``root`` holds the ``MSD_split`` files (and optionally ``lastfm_tags.db``); audio is found under
     ``audio_root`` (default ``<root>/audio``). Without ``filtered_list_train.cP`` only the test split
-    exists. ``train_size`` is the published 201,680 (smaller only for fixtures).
+    exists. ``train_size`` is the published 201,680 (smaller only for fixtures). ``normalize``: Lee et
+    al.'s fixed z-score ``(x - 0.2) / 0.25`` of ``logmel_lee2020`` crops (REFERENCE 1.2; other features
+    are left as cached). Triplet sampling, track triplets and the reference split are
+    :class:`FeatureDataModule`'s (``sampling``, ``track_triplets``, ``triplets_per_epoch``,
+    ``reference_split``), over the tag categories of :func:`tag_category`.
     """
 
     dataset_id = "msd_lastfm"
 
     def __init__(self, root: str | None = None, audio_root: str | None = None, layout: str = "auto",
-                 tag_source: str = "auto", train_size: int = MSD_TRAIN_SIZE, feature: str = "logmel_lee2020", **kwargs):
+                 tag_source: str = "auto", train_size: int = MSD_TRAIN_SIZE, feature: str = "logmel_lee2020",
+                 normalize: bool = True, **kwargs):
         super().__init__(root=root, feature=feature, **kwargs)
         self.audio_root = Path(audio_root) if audio_root else self.root / "audio"
         self.layout, self.tag_source, self.train_size = layout, tag_source, train_size
+        self.normalize = bool(normalize)
+
+    @property
+    def transform(self):
+        return normalize_lee2020 if self.normalize and self.feature == "logmel_lee2020" else super().transform
 
     @property
     def tag_names(self) -> list[str]:

@@ -146,7 +146,7 @@ def _write_videos(out_dir: Path, videos: dict[str, tuple[str, str]]) -> None:
 def prepare(args):
     """``mirbench prepare yt8m_mv --root DIR [--label NAME | --ids FILE]``."""
     root = dataset_dir("yt8m_mv", args.root)
-    out = feature_cache_dir("yt8m_mv", "yt8m", getattr(args, "cache_dir", None))
+    out = feature_cache_dir("yt8m_mv", "yt8m", getattr(args, "cache_dir", None), root)
     ids = None
     label_index = None
     if getattr(args, "ids", None):

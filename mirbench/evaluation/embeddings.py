@@ -12,6 +12,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 TARGET_KEYS = ("tags", "track", "label")
+EMBEDDINGS_FILE = "embeddings_test.npz"  # test embeddings a run writes for the tables' projection plots
 
 
 @torch.no_grad()

@@ -24,15 +24,17 @@ of the reference tracks carrying t (tutorial slide, REFERENCE 1.3); 2,000 triple
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics.functional.classification import multilabel_auroc
 
-from mirbench.evaluation.embeddings import collect, mean_by_track
+from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
 from mirbench.metrics.retrieval import as_tensor, pairwise_distance, prepare_gallery, recall_at_k
 from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_accuracy, vote_accuracy
 
@@ -78,6 +80,20 @@ def centroid_scores(emb, ref_emb, ref_tags, distance: str = "euclidean") -> torc
     return scores
 
 
+def save_embeddings(path: str | Path, emb, tags, info, subspaces: dict[str, slice] | None = None) -> Path:
+    """Write ``embeddings`` ``(N, D)``, ``tags`` ``(N, T)``, ``tag_names``, ``tag_categories`` and
+    ``subspaces`` (``category -> [start, stop]`` as JSON) to an ``.npz`` (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks = {c: [s.start or 0, s.stop] for c, s in (subspaces or {}).items()}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, embeddings=as_tensor(emb).cpu().float().numpy(), tags=as_tensor(tags).cpu().numpy() > 0,
+             tag_names=np.asarray(info.tag_names, dtype=str), tag_categories=np.asarray(info.tag_categories, dtype=str),
+             subspaces=np.asarray(json.dumps(blocks)))
+    tmp.replace(path)
+    return path
+
+
 def _reference_loader(datamodule):
     if callable(getattr(datamodule, "reference_dataloader", None)):
         return datamodule.reference_dataloader()
@@ -105,8 +121,12 @@ def evaluate(
     track_level: bool = True,
     chunk_size: int = 1024,
     device=None,
+    save_to: str | Path | None = None,
 ) -> dict[str, float]:
-    """The whole protocol; metric names without the ``test/`` prefix (see :class:`Lee2020Evaluation`)."""
+    """The whole protocol; metric names without the ``test/`` prefix (see :class:`Lee2020Evaluation`).
+
+    ``save_to``: also write the test items' embeddings there (:func:`save_embeddings`) for the projection plot.
+    """
     if distance not in ("euclidean", "cosine"):
         raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
     info = datamodule.data_info
@@ -117,6 +137,9 @@ def evaluate(
         raise ValueError("Lee2020 evaluation needs 'tags' in the test batches")
     items = _to_items(clips, track_level)
     emb, tags = items["emb"], items["tags"]
+    subspaces = model.subspaces() if callable(getattr(model, "subspaces", None)) else None
+    if save_to is not None:
+        save_embeddings(save_to, emb, tags, info, subspaces)
     out: dict[str, float] = {}
 
     rk = recall_at_k(emb, tags, ks, distance, chunk_size, rule=relevance, tag_categories=info.tag_categories,
@@ -130,7 +153,6 @@ def evaluate(
         scores = centroid_scores(emb, ref["emb"], ref["tags"], distance)
     out["auc"], _ = macro_auc(scores, tags)
 
-    subspaces = model.subspaces() if callable(getattr(model, "subspaces", None)) else None
     full, sub = {}, {}
     for i, cat in enumerate(info.categories):
         a, p, n = sample_category_triplets(tags, info.tag_categories, cat, n_triplets_per_category,
@@ -176,6 +198,8 @@ class Lee2020Evaluation(Callback):
         dimsim: evaluate the datamodule's ``dimsim_triplets()`` when it has them.
         track_level: average clip embeddings per track (False: every clip is an item).
         chunk_size: query rows per block of the distance matrix.
+        save_embeddings: write the test items' embeddings to ``<trainer.log_dir>/embeddings_test.npz``
+            (:func:`save_embeddings`; read by the table's projection plot).
     """
 
     def __init__(
@@ -189,10 +213,12 @@ class Lee2020Evaluation(Callback):
         track_level: bool = True,
         relevance_category: str | None = None,
         chunk_size: int = 1024,
+        save_embeddings: bool = True,
     ) -> None:
         self.kwargs = dict(ks=tuple(int(k) for k in ks), relevance=relevance, relevance_category=relevance_category,
                            distance=distance, n_triplets_per_category=int(n_triplets_per_category), seed=int(seed),
                            dimsim=bool(dimsim), track_level=bool(track_level), chunk_size=int(chunk_size))
+        self.save_embeddings = bool(save_embeddings)
         self.metrics: dict[str, float] = {}
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -200,6 +226,9 @@ class Lee2020Evaluation(Callback):
             raise RuntimeError("Lee2020Evaluation needs trainer.test(model, datamodule=...)")
         if trainer.world_size > 1 and not trainer.is_global_zero:
             return
-        self.metrics = evaluate(pl_module, trainer.datamodule, device=pl_module.device, **self.kwargs)
+        save_to = None
+        if self.save_embeddings:
+            save_to = Path(trainer.log_dir or trainer.default_root_dir) / EMBEDDINGS_FILE
+        self.metrics = evaluate(pl_module, trainer.datamodule, device=pl_module.device, save_to=save_to, **self.kwargs)
         for name, value in self.metrics.items():
             pl_module.log(f"test/{name}", float(value), rank_zero_only=True)

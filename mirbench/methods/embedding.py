@@ -22,9 +22,9 @@ from torch import nn
 
 from mirbench.backbones.mlp import materialize
 from mirbench.data.base import DataInfo
+from mirbench.evaluation.embeddings import EMBEDDINGS_FILE
 from mirbench.evaluation.knn import knn_scores
 
-EMBEDDINGS_FILE = "embeddings_test.npz"
 
 
 class EmbeddingMethod(LightningModule):

@@ -91,3 +91,49 @@ def test_check_exit_codes(table, tmp_path, capsys):
     assert main(["check", *args, "--profile", "gpu"]) == 2  # unknown profile
     assert main(["table", *args, "--profile", "ci", "--no-plots"]) == 0
     assert (results / "toy_table" / "table.ci.md").is_file()
+
+
+def test_sections_print_one_table_each(table):
+    """Specs with ``sections`` (the paper's Table A / Table B) print one table per section, rows and columns cut."""
+    import dataclasses
+
+    from mirbench.bench.spec import SectionSpec
+
+    spec, results = table
+    cut = dataclasses.replace(spec, sections=(SectionSpec("a", "Table A", rows=("fast",), columns=("acc",)),
+                                              SectionSpec("b", "Table B", columns=("loss",))))
+    report = build_report(cut, results_root=results)
+    md = report.markdown()
+    a, b = md.split("### Table A")[1].split("### Table B")
+    assert "SGD lr 0.5" in a and "SGD lr 0.01" not in a and "Acc" in a and "Loss" not in a
+    assert "SGD lr 0.01" in b and "Loss" in b.split("\n\n")[1] and "Acc" not in b.split("\n\n")[1]
+    tex = report.latex()
+    assert tex.count(r"\begin{table}") == 2 and r"\label{tab:toy_table-b}" in tex
+
+
+def test_golden_freezes_mean_and_seed_spread_and_checks_against_it(table, capsys):
+    import dataclasses
+
+    import pandas as pd
+
+    from mirbench.bench.golden import freeze_golden
+
+    spec, results = table
+    spec = dataclasses.replace(spec, golden=results / "golden.csv")
+    path, n = freeze_golden(spec, "default", results, sigmas=3.0, min_tol_rel=0.02)
+    gold = pd.read_csv(path)
+    # only `slow` has two seeds; time columns are machine-dependent and never frozen
+    assert n == 2 and set(gold.row) == {"slow"} and set(gold.column) == {"acc", "loss"}
+    acc = gold[gold.column == "acc"].iloc[0]
+    assert acc.value == 65.0 and acc.profile == "default"
+    assert abs(acc.tol_abs - 3 * 7.0710678) < 1e-3  # 3 x sample std of (60, 70)
+    loss = gold[gold.column == "loss"].iloc[0]
+    assert abs(loss.tol_abs - 3 * 0.1414214) < 1e-4
+    assert build_report(spec, results_root=results).cells.query("row == 'slow'").golden_status.tolist()[:2] == ["ok", "ok"]
+    # a third seed far off moves the mean (76.3) out of a 1-sigma band (65 +- 7.1): check fails, says how to re-freeze
+    freeze_golden(spec, "default", results, sigmas=1.0, min_tol_rel=0.02)
+    put(results, "slow", 2, **{"test/acc": 0.99, "test/loss": 0.8, "fit_time_s": 12.0})
+    from mirbench.bench.commands import check_report
+
+    fails, _ = check_report(build_report(spec, results_root=results))
+    assert any("golden miss: slow/acc" in f and "mirbench golden toy_table" in f for f in fails)

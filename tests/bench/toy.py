@@ -159,7 +159,7 @@ def write_toy_table(directory, spec_yaml: str = SPEC_YAML, published: str | None
     return d / "spec.yaml"
 
 
-def custom_plot(spec, records_df, out_dir):
+def custom_plot(spec, records_df, out_dir, plot=None):
     """A ``kind: function`` plot: one PNG of every recorded value."""
     import matplotlib.pyplot as plt
 

@@ -113,6 +113,13 @@ def test_triplets_follow_the_category_rule(tiny_corpus):
     item = ds[5]
     assert set(item) >= {"anchor", "positive", "negative", "category", "track_anchor"}
     assert ds[5]["category"] == item["category"]  # reproducible within an epoch
+    # a new epoch draws new triplets (Lightning calls set_epoch on the loader's sampler at every epoch start)
+    first = [int(i) for i in loader.sampler]
+    loader.sampler.set_epoch(1)
+    second = [int(i) for i in loader.sampler]
+    assert first == list(range(64)) and second == list(range(64, 128))
+    same = sum(bool((ds[i]["anchor"] == ds[j]["anchor"]).all()) for i, j in zip(first, second))
+    assert same < 16
 
 
 def test_mood_tags_only_where_they_stand_out():
@@ -124,3 +131,30 @@ def test_mood_tags_only_where_they_stand_out():
 def test_unknown_genre_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown corpus genre"):
         T.genre_tags("polka")
+
+
+def test_concurrent_runs_build_the_corpus_once(tmp_path, monkeypatch):
+    """Two processes needing the same build take turns: one builds, the other waits and reads it."""
+    import threading
+    import time
+
+    from mirbench.data.corpus import datamodule as corpus_dm
+
+    calls = []
+
+    def slow_build(path, params, workers=None):
+        calls.append(path)
+        time.sleep(0.5)
+        path.mkdir(parents=True)
+        (path / "corpus.json").write_text("{}")
+
+    monkeypatch.setattr(corpus_dm, "build_corpus", slow_build)
+    params = corpus_dm.CorpusParams(n_pieces=7)
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(corpus_dm.ensure_corpus(params, str(tmp_path))))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(out) == 3 and all((p / "corpus.json").is_file() for p in out)

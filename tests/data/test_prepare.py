@@ -38,10 +38,11 @@ def wav_root(shared_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(wav_root, tmp_path_factory, monkeypatch_module):
     data = tmp_path_factory.mktemp("mirbench_data")
-    monkeypatch_module.setenv("MIRBENCH_DATA", str(data))
+    monkeypatch_module.setenv("MIRBENCH_DATA", str(data))  # not used: the cache follows --root
     rc = commands.main(["prepare", "gtzan", "--root", str(wav_root), "--workers", "2", "--no-progress"])
     assert rc == 0
-    return data / "gtzan" / "features" / "frames_kim2022"
+    assert not (data / "gtzan").exists()
+    return wav_root / "features" / "frames_kim2022"
 
 
 @pytest.fixture(scope="module")

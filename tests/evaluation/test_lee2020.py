@@ -129,9 +129,10 @@ class FakeClassifier(FakeMethod):
         return 5.0 * x - 2.5
 
 
-def _run(model, dm, **kw):
+def _run(model, dm, root=None, **kw):
+    kw.setdefault("save_embeddings", root is not None)
     cb = Lee2020Evaluation(n_triplets_per_category=2000, **kw)
-    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, default_root_dir=root,
                       enable_progress_bar=False, enable_model_summary=False, callbacks=[cb])
     out = trainer.test(model, datamodule=dm, verbose=False)[0]
     assert set(cb.metrics) <= {k.removeprefix("test/") for k in out}
@@ -145,8 +146,10 @@ def _chance_r1(dm):
     return float((rel.sum(1) / (len(t) - 1)).mean())
 
 
-def test_informative_embeddings_score_high():
-    out = _run(FakeDisentangled(), FakeData(informative=True))
+def test_informative_embeddings_score_high(tmp_path):
+    out = _run(FakeDisentangled(), FakeData(informative=True), root=tmp_path)
+    saved = np.load(tmp_path / "embeddings_test.npz")  # track-level test embeddings for the projection plot
+    assert saved["embeddings"].shape[0] == saved["tags"].shape[0] and "genre" in str(saved["subspaces"])
     for k in (1, 2, 4, 8):
         assert out[f"test/recall_at_{k}"] > 0.95
     assert out["test/auc"] > 0.95

@@ -15,6 +15,8 @@ Built once by ``mirbench prepare corpus`` (or on first use) into ``$MIRBENCH_DAT
 
 from __future__ import annotations
 
+import fcntl
+
 import logging
 from pathlib import Path
 from typing import Literal
@@ -29,7 +31,7 @@ from mirbench.audio.features import normalize_lee2020
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus.build import CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
-from mirbench.data.sampling import ClipDataset, TripletDataset, TripletSampler
+from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
 from mirbench.paths import dataset_dir
 
 log = logging.getLogger(__name__)
@@ -42,11 +44,20 @@ def corpus_dir(params: CorpusParams, root: str | None = None) -> Path:
 
 
 def ensure_corpus(params: CorpusParams, root: str | None = None, workers: int | None = None) -> Path:
-    """The build folder for ``params``, building it first when absent."""
+    """The build folder for ``params``, building it first when absent.
+
+    Processes that need the same build at once (two table runs, a test run) take turns on a lock file:
+    one builds, the others wait and then read it.
+    """
     path = corpus_dir(params, root)
-    if not (path / "corpus.json").is_file():
-        log.warning("building the embedded corpus into %s (once; `mirbench prepare corpus` does it ahead)", path)
-        build_corpus(path, params, workers=workers)
+    if (path / "corpus.json").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "corpus.json").is_file():
+            log.warning("building the embedded corpus into %s (once; `mirbench prepare corpus` does it ahead)", path)
+            build_corpus(path, params, workers=workers)
     return path
 
 
@@ -121,11 +132,11 @@ class CorpusDataModule(LightningDataModule):
             return self._loader(clips, shuffle=True)
         sampler = TripletSampler(clips.clips, self.clip_track, self.track_tags, self.tag_categories,
                                  self.data_info.categories)
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
         triplets = TripletDataset(clips, sampler, self.hparams.triplets_per_epoch, self.params.seed,
                                   self.hparams.track_triplets)
-        triplets.set_epoch(epoch)
-        return self._loader(triplets, shuffle=False)
+        # Lightning sets the sampler's epoch at every epoch start: new triplets each epoch, also on resume
+        return DataLoader(triplets, batch_size=self.hparams.batch_size, sampler=EpochIndexSampler(len(triplets)),
+                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.clip_dataset("valid"), shuffle=False)

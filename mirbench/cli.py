@@ -1,7 +1,7 @@
 """``mirbench``: Lightning's ``fit|validate|test|predict`` plus the suite's own commands.
 
 ``mirbench fit --config a.yaml --config b.yaml`` is LightningCLI (configs merged in order, typed
-``class_path``/``init_args``); ``prepare``, ``download``, ``run``, ``table``, ``check`` and
+``class_path``/``init_args``); ``prepare``, ``download``, ``run``, ``table``, ``check``, ``golden`` and
 ``bench`` are dispatched to the modules that own them.
 """
 
@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "mirbench.bench.commands",
     "table": "mirbench.bench.commands",
     "check": "mirbench.bench.commands",
+    "golden": "mirbench.bench.commands",
     "bench": "benchmarks.perf.__main__",
 }
 

@@ -23,12 +23,12 @@ from mirbench.data.corpus.datamodule import CorpusDataModule
 from mirbench.methods.tagging import ClassificationMethod
 from mirbench.methods.triplet import TripletMethod
 
-SMALL = dict(stem_channels=16, channels=(16, 32, 32, 64, 64, 64))  # benchmarks/configs/ismir2020/backbone_small.yaml
+SMALL = dict(stem_channels=16, channels=(16, 32, 32, 64, 64, 64))  # as benchmarks/configs/ismir2020/cpu_scale.yaml
 
 
 def make(kind: str, dm: CorpusDataModule) -> LightningModule:
     torch.manual_seed(0)
-    backbone = InceptionBackbone(**SMALL)
+    backbone = InceptionBackbone(**SMALL, channels_last=True)
     if kind == "classification":
         return ClassificationMethod(backbone, normalize=True, data_info=dm.data_info)
     return TripletMethod(backbone, margin=0.1, disentangle=True, data_info=dm.data_info)

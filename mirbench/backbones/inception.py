@@ -6,10 +6,12 @@ by another Inception module, global average pooling and a linear map to ``embedd
 The per-block widths are not printed in the papers ([I], REFERENCE.md 1.2): ``channels`` is the knob
 (the corpus configs shrink it for CPU).
 
-Activations run in channels-last layout (``channels_last=True``): same numbers up to float rounding, and a
+``channels_last=True`` runs the activations in channels-last layout: same numbers up to float rounding, and a
 forward + backward step of the small CPU backbone on a triplet batch (96 x 1 x 129 x 128) takes 0.86 s
 instead of 1.82 s on one core (2.1x; the 3x3 max-pool branch of every Inception module dominates in NCHW;
-``benchmarks/perf/ismir2020_overhead.py --memory-format`` measures it).
+``benchmarks/perf/ismir2020_overhead.py --memory-format`` measures it). Off by default: with torch 2.13 on
+CPU, an 8-channel stem in channels-last segfaults inside libtorch in the backward pass (16 and wider run);
+the table configs that were run with it (benchmarks/configs/ismir2020/cpu_scale.yaml) switch it on.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class InceptionBackbone(nn.Module):
     """Log-mel ``(B, 1, T, F)`` -> embedding ``(B, embedding_dim)`` (ReLU everywhere, no final activation)."""
 
     def __init__(self, stem_channels: int = 64, channels: tuple[int, ...] = (64, 128, 128, 256, 256, 256),
-                 embedding_dim: int = 256, in_channels: int = 1, channels_last: bool = True):
+                 embedding_dim: int = 256, in_channels: int = 1, channels_last: bool = False):
         super().__init__()
         self.embedding_dim = embedding_dim
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

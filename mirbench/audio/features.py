@@ -2,6 +2,7 @@
 
 - :func:`logmel_lee2020`: the log-mel input of Lee et al. (ICASSP 2020 / ISMIR 2020), 128 bins.
 - :func:`frames_kim2022`: the 52-d MFCC+chroma+onset frames of Kim & Liem (ISMIR 2022).
+- :func:`mel_kim2022`: the dB mel input of their KIM baseline (eldrin/MTLMusicRepresentation-PyTorch).
 
 Both take a mono float waveform ``y`` (``(n,)``) and return ``(frames, dim)`` float32, time first.
 """
@@ -25,6 +26,9 @@ KIM2022_N_FFT = 2048
 KIM2022_HOP = 512
 KIM2022_EPS = 1e-8
 KIM2022_DIM = 52
+KIM_MEL_N_FFT = 1024  # KIM baseline (musmtl/config.py): n_fft 1024, hop 256, 128 mel bins, dB
+KIM_MEL_HOP = 256
+KIM_MEL_N_MELS = 128
 
 
 def stft_magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -116,6 +120,23 @@ def frames_kim2022(y: np.ndarray, sr: int = 22050, eps: float = KIM2022_EPS) -> 
     return np.ascontiguousarray(np.concatenate([mfcc, d1, d2, chroma, onset]).T, dtype=np.float32)
 
 
+def mel_kim2022(y: np.ndarray, sr: int = 22050) -> np.ndarray:
+    """dB mel spectrogram of the KIM baseline, ``(1 + n // 256, 128)`` float32.
+
+    As ``musmtl/utils.py: extract_mel``: ``power_to_db(melspectrogram(y, sr, n_fft=1024, hop_length=256))``
+    (power 2, librosa's Slaney filterbank, centred frames, ref 1, top_db 80 over the whole input).
+    The reference computes it per channel of stereo audio (mono files become two identical channels);
+    here one mono channel; stack two of them for ``in_channels = 2``.
+    """
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"mel_kim2022 expects mono audio (n,), got shape {y.shape}")
+    with torch.no_grad():
+        power = _stft_mag(torch.from_numpy(y), KIM_MEL_N_FFT, KIM_MEL_HOP) ** 2
+        mel = (_mel_fb_torch(sr, KIM_MEL_N_FFT, KIM_MEL_N_MELS) @ power).numpy()
+    return np.ascontiguousarray(librosa.power_to_db(mel).T, dtype=np.float32)
+
+
 def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:
     """Non-overlapping ``n_frames`` segments of ``(frames, dim)``: ``(frames // n_frames, n_frames, dim)``.
 
@@ -125,5 +146,5 @@ def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:
     return x[: k * n_frames].reshape(k, n_frames, *x.shape[1:])
 
 
-FEATURES = {"logmel_lee2020": logmel_lee2020, "frames_kim2022": frames_kim2022}
+FEATURES = {"logmel_lee2020": logmel_lee2020, "frames_kim2022": frames_kim2022, "mel_kim2022": mel_kim2022}
 """Feature extractors by name (``mirbench prepare --feature NAME``)."""

@@ -11,7 +11,11 @@ and Linear(256, 256)-BN-ReLU-Dropout.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from torch import Tensor, nn
+
+KIM_CHANNELS = (16, 32, 64, 64, 128, 256, 256)  # the reference's conv widths (last = the 1x1 conv)
 
 
 class ConvBlock2d(nn.Module):
@@ -28,22 +32,26 @@ class ConvBlock2d(nn.Module):
 
 
 class VGGish(nn.Module):
-    """KIM's VGG-like encoder: ``(B, in_channels, T, F) -> (B, embed_dim)``."""
+    """KIM's VGG-like encoder: ``(B, in_channels, T, F) -> (B, embed_dim)``.
 
-    def __init__(self, in_channels: int = 2, embed_dim: int = 256, dropout: float = 0.5) -> None:
+    ``channels``: the widths of the seven conv blocks (default the reference's); narrower ones for CPU runs.
+    """
+
+    def __init__(self, in_channels: int = 2, embed_dim: int = 256, dropout: float = 0.5,
+                 channels: Sequence[int] = KIM_CHANNELS) -> None:
         super().__init__()
+        if len(channels) != 7:
+            raise ValueError(f"VGGish has 7 conv blocks; got {len(channels)} channel counts")
+        c = [in_channels, *channels]
         self.embed_dim = embed_dim
         self.features = nn.Sequential(
-            ConvBlock2d(in_channels, 16, 5, stride=(2, 1)),
-            ConvBlock2d(16, 32),
-            ConvBlock2d(32, 64),
-            ConvBlock2d(64, 64),
-            ConvBlock2d(64, 128),
-            ConvBlock2d(128, 256, pool=None),
-            ConvBlock2d(256, 256, 1, pool=None),
+            ConvBlock2d(c[0], c[1], 5, stride=(2, 1)),
+            *[ConvBlock2d(c[i], c[i + 1]) for i in range(1, 5)],
+            ConvBlock2d(c[5], c[6], pool=None),
+            ConvBlock2d(c[6], c[7], 1, pool=None),
         )
         self.head = nn.Sequential(
-            nn.Linear(256, embed_dim), nn.BatchNorm1d(embed_dim), nn.ReLU(), nn.Dropout(dropout)
+            nn.Linear(c[7], embed_dim), nn.BatchNorm1d(embed_dim), nn.ReLU(), nn.Dropout(dropout)
         )
 
     def forward(self, x: Tensor) -> Tensor:

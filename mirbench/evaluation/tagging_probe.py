@@ -46,29 +46,40 @@ class MultiLabelLogisticRegression(ClassifierMixin, BaseEstimator):
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "MultiLabelLogisticRegression":
+        """Adam on ``(sum BCE + alpha ||W||^2) / batch``: gradients written out (``(sigmoid(z) - y) / m``) and
+        ``torch.optim.Adam``'s update (betas 0.9 / 0.999, eps 1e-8) done in place, without autograd: the same
+        iterates, several times faster on the probe's small problems (the search fits it 33 times)."""
         gen = torch.Generator().manual_seed(self.seed)
         xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.float32)
         self.classes_ = np.arange(yt.shape[1])
-        layer = torch.nn.Linear(xt.shape[1], yt.shape[1])
-        with torch.no_grad():  # torch's default init, drawn from our generator for reproducibility
-            bound = 1.0 / np.sqrt(xt.shape[1])
-            layer.weight.uniform_(-bound, bound, generator=gen)
-            layer.bias.uniform_(-bound, bound, generator=gen)
-        opt = torch.optim.Adam(layer.parameters(), lr=self.learning_rate)
-        n = xt.shape[0]
-        for _ in range(self.max_iter):
-            order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-            for s in range(0, n, self.batch_size):
-                idx = order[s : s + self.batch_size]
-                logits = layer(xt[idx])
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt[idx], reduction="sum")
-                loss = (loss + self.alpha * layer.weight.pow(2).sum()) / len(idx)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        self.coef_ = layer.weight.detach().numpy().copy()
-        self.intercept_ = layer.bias.detach().numpy().copy()
+        bound = 1.0 / np.sqrt(xt.shape[1])  # torch.nn.Linear's default init, drawn from our generator
+        weight = torch.empty(yt.shape[1], xt.shape[1]).uniform_(-bound, bound, generator=gen)
+        bias = torch.empty(yt.shape[1]).uniform_(-bound, bound, generator=gen)
+        params = (weight, bias)
+        avg, avg_sq = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+        beta1, beta2, eps, lr = 0.9, 0.999, 1e-8, float(self.learning_rate)
+        n, step = xt.shape[0], 0
+        batches = None if self.shuffle else [(xt[s : s + self.batch_size], yt[s : s + self.batch_size])
+                                              for s in range(0, n, self.batch_size)]
+        with torch.no_grad():
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    order = torch.randperm(n, generator=gen)
+                    batches = [(xt[order[s : s + self.batch_size]], yt[order[s : s + self.batch_size]])
+                               for s in range(0, n, self.batch_size)]
+                for xb, yb in batches:
+                    m = xb.shape[0]
+                    g = torch.addmm(bias, xb, weight.T).sigmoid_().sub_(yb).div_(m)
+                    grads = (torch.addmm(weight, g.T, xb, beta=2.0 * self.alpha / m), g.sum(0))
+                    step += 1
+                    bc1, bc2_sqrt = 1 - beta1**step, (1 - beta2**step) ** 0.5
+                    for p, gr, ea, eas in zip(params, grads, avg, avg_sq):
+                        ea.lerp_(gr, 1 - beta1)
+                        eas.mul_(beta2).addcmul_(gr, gr, value=1 - beta2)
+                        p.addcdiv_(ea, (eas.sqrt() / bc2_sqrt).add_(eps), value=-lr / bc1)
+        self.coef_ = weight.numpy().copy()
+        self.intercept_ = bias.numpy().copy()
         return self
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:

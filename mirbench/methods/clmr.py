@@ -78,6 +78,10 @@ class CLMRMethod(LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=v1.shape[0])
         return loss
 
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
+        return None
+
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"] if "x" in batch else batch["view1"])
 

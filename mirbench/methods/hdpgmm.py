@@ -100,6 +100,10 @@ class HDPGMMMethod(LightningModule):
         self.log("train/rho", out["rho"], batch_size=n)
         self.log("train/eta", out["eta"], batch_size=n)
 
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
+        return None
+
     # ------------------------------------------------------------------ representation
     @torch.no_grad()
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

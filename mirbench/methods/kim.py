@@ -128,6 +128,10 @@ class KIMMethod(LightningModule):
         self.log("train/same_song_acc", acc, batch_size=left.shape[0])
         return loss
 
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
+        return None
+
     # ------------------------------------------------------------------ representation
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"] if "x" in batch else batch["view1"])

@@ -90,6 +90,10 @@ class VQCodebookMethod(LightningModule):
         self._sync_centers()
         self.log("train/inertia_per_frame", float(-self.kmeans.score(x)) / len(x), batch_size=frames.shape[0])
 
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
+        return None
+
     def _sync_centers(self) -> None:
         self.centers.copy_(torch.as_tensor(self.kmeans.cluster_centers_, dtype=torch.float64))
         self.fitted.fill_(True)

@@ -45,3 +45,35 @@ def test_probe_runs_and_finds_signal():
     out = tagging_probe(x, y, split, n_iter=2, search_space=space)
     assert out["test/macro_auroc"] > 0.8 and out["alpha"] in (1e-2, 1e2)
     assert set(out) >= {"test/macro_auroc", "valid/macro_auroc", "learning_rate", "batch_size", "max_iter"}
+
+
+def _autograd_fit(x, y, alpha, learning_rate, max_iter, batch_size, seed=0):
+    """The textbook loop: nn.Linear, BCE-with-logits (sum) + alpha ||W||^2 over the batch, autograd, torch Adam."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+    layer = torch.nn.Linear(xt.shape[1], yt.shape[1])
+    with torch.no_grad():
+        bound = 1.0 / np.sqrt(xt.shape[1])
+        layer.weight.uniform_(-bound, bound, generator=gen)
+        layer.bias.uniform_(-bound, bound, generator=gen)
+    opt = torch.optim.Adam(layer.parameters(), lr=learning_rate)
+    for _ in range(max_iter):
+        for s in range(0, len(xt), batch_size):
+            xb, yb = xt[s : s + batch_size], yt[s : s + batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(layer(xb), yb, reduction="sum")
+            loss = (loss + alpha * layer.weight.pow(2).sum()) / len(xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return layer.weight.detach().numpy(), layer.bias.detach().numpy()
+
+
+@pytest.mark.parametrize("alpha,lr,batch", [(1e-3, 1e-2, 64), (10.0, 1e-1, 500), (1e2, 1e-4, 128)])
+def test_hand_written_updates_equal_autograd_and_torch_adam(alpha, lr, batch):
+    x, y = _data(seed=2, n=300)
+    ours = MultiLabelLogisticRegression(alpha=alpha, learning_rate=lr, max_iter=40, batch_size=batch).fit(x, y)
+    w, b = _autograd_fit(x, y, alpha, lr, 40, batch)
+    np.testing.assert_allclose(ours.coef_, w, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, b, rtol=1e-4, atol=1e-5)

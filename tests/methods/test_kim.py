@@ -37,3 +37,10 @@ def test_training_steps_and_song_embedding(tmp_path):
     emb = model.embed(songs)
     assert emb.shape == (6, 512) and np.isfinite(emb).all()
     assert (emb[:, 256:] >= 0).all()  # second half is a std
+
+
+def test_backbone_widths_are_configurable_and_keep_the_layout():
+    narrow = VGGish(1, channels=(8, 16, 32, 32, 64, 128, 128))
+    assert narrow(torch.randn(2, 1, 216, 128)).shape == (2, 256)
+    assert narrow.features[0].conv.out_channels == 8 and narrow.features[-1].conv.kernel_size == (1, 1)
+    assert set(narrow.state_dict()) == set(VGGish(1).state_dict())  # same parameter names as the reference width

@@ -1,0 +1,306 @@
+"""The embedded corpus as *songs* for the Kim & Liem (ISMIR 2022) table: one song = one corpus piece,
+its clips concatenated in order (default build: 360 pieces x 6 clips of 3 s = 18 s per song).
+
+Card
+----
+What: the music21 corpus build of :mod:`mirbench.data.corpus.datamodule`, regrouped by piece. It stands
+in for all four data sets of the paper: representation learning on the train-split songs (MSD's role);
+the genre probe on a single-label genre per song (GTZAN's role); the tagging probe on the corpus tags
+(MTAT's role); item-kNN on a *simulated* listening log over the songs (Echonest's role,
+:mod:`mirbench.data.corpus.listening`). Splits: the build's piece-disjoint train/valid/test.
+
+Views (``view``), each what one family of methods consumes:
+
+- ``frames52``: ``(N_j, 52)`` Kim & Liem frames (HDPGMM, G1, VQCodebook); training batches are padded
+  frame batches (:func:`mirbench.hdpgmm.data.collate_frames`), songs randomly cropped to ``max_len``.
+- ``mel``: ``(1, T_j, 128)`` dB mel of the KIM baseline (:func:`mirbench.audio.features.mel_kim2022`,
+  22,050 Hz, n_fft 1024, hop 256) computed over the whole song once and cached beside the build
+  (``mel_kim2022.npy``, float16, memory-mapped). The corpus is mono: one channel (``in_channels: 1``)
+  where the reference duplicates mono files into two identical channels.
+- ``audio``: ``(n_j,)`` float32 mono waveform at 22,050 Hz (CLMR).
+
+For ``mel`` and ``audio`` the training set is two random crops per song
+(:class:`mirbench.hdpgmm.data.CropPairDataset`, ``crop_length`` frames or samples).
+
+Genre (GTZAN role): every piece has exactly one *leaf* genre (``pieces.csv: genre``, the style its source
+defines; the other genre tags are umbrellas such as "dance"). A leaf genre with fewer than
+``min_genre_pieces`` pieces in the build is folded into the most common genre of the same source collection
+(default build: "strathspey" -> "reel", "air" -> "jig", "luxembourg folk" -> "german folk"), or "other" when
+the source has no other genre: a class with three training songs only adds noise to a macro-F1.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from mirbench.audio.features import frames_kim2022, mel_kim2022
+from mirbench.data.base import DataInfo
+from mirbench.data.corpus import tags as T
+from mirbench.data.corpus.build import CorpusParams
+from mirbench.data.corpus.datamodule import corpus_dir, ensure_corpus
+from mirbench.hdpgmm.data import CropPairDataset, frame_loader
+from mirbench.io import save_npy
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+VIEWS = ("frames52", "mel", "audio")
+MEL_FILE = "mel_kim2022.npy"
+AUDIO_SCALE = 32767.0  # the build stores int16
+
+
+def primary_genres(pieces: pd.DataFrame, min_pieces: int = 10) -> np.ndarray:
+    """One genre per piece (see the module docstring): the leaf genre; a leaf genre with fewer than
+    ``min_pieces`` pieces is folded into the most common other genre of the piece's source collection
+    ("strathspey" -> "reel" in Ryan's Mammoth Collection), or "other" when the source has none."""
+    genre = pieces["genre"].astype(str).to_numpy()
+    source = pieces["source"].astype(str).to_numpy()
+    counts = pd.Series(genre).value_counts()
+    rare = {g for g, n in counts.items() if n < min_pieces}
+    out = genre.copy()
+    for i in np.flatnonzero(np.isin(genre, list(rare))):
+        siblings = pd.Series(genre[(source == source[i]) & ~np.isin(genre, list(rare))]).value_counts()
+        # most common, ties broken by name for determinism
+        out[i] = min(siblings.index, key=lambda g: (-siblings[g], g)) if len(siblings) else "other"
+    return out
+
+
+class SongView(Sequence):
+    """Lazy per-song arrays over a memory-mapped clip array: item ``j`` concatenates song ``j``'s clips."""
+
+    def __init__(self, array: np.ndarray, clips_of: list[np.ndarray], songs: np.ndarray, fn) -> None:
+        self.array, self.clips_of, self.songs, self.fn = array, clips_of, np.asarray(songs), fn
+
+    def __len__(self) -> int:
+        return len(self.songs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.fn(self.array, self.clips_of[int(self.songs[int(i)])])
+
+
+def _frames(array, clips):
+    return np.asarray(array[clips], dtype=np.float32).reshape(-1, array.shape[-1])
+
+
+def _audio(array, clips):
+    return np.asarray(array[clips], dtype=np.float32).reshape(-1) / AUDIO_SCALE
+
+
+def _song_row(array, rows):  # the mel cache holds one row per song already
+    return np.asarray(array[rows[0]], dtype=np.float32)[None]
+
+
+class _Indices(Dataset):
+    def __init__(self, indices: np.ndarray) -> None:
+        self.indices = np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"index": torch.tensor(int(self.indices[i]))}
+
+
+class CorpusSongsDataModule(LightningDataModule):
+    """Songs of the embedded corpus in one ``view`` (see the module docstring).
+
+    Args:
+        n_pieces, clips_per_piece, seed: the corpus build (as :class:`CorpusDataModule`).
+        view: ``frames52`` | ``mel`` | ``audio``.
+        batch_size: songs per training batch (Kim & Liem: 1,024 for the HDPGMM, 48 for KIM and CLMR).
+        max_len: frames52 crop length in frames (Kim & Liem: 2,600, about 60 s); ``None``: whole songs.
+        crop_length: mel/audio crop length (frames or samples): KIM 216, CLMR 59,049.
+        train_fraction: keep this share of the train-split songs for representation learning (the
+            corpus-size ablation), drawn with ``subset_seed``; evaluation always uses every song.
+        min_genre_pieces: leaf genres with fewer pieces are folded (see :func:`primary_genres`).
+        listening_users, listening_seed, listening_items_per_user: the simulated listening log
+            (:func:`mirbench.data.corpus.listening.simulate_listening`).
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        n_pieces: int = 360,
+        clips_per_piece: int = 6,
+        seed: int = 0,
+        view: Literal["frames52", "mel", "audio"] = "frames52",
+        batch_size: int = 1024,
+        max_len: int | None = 2600,
+        crop_length: int | None = None,
+        train_fraction: float = 1.0,
+        subset_seed: int = 0,
+        min_genre_pieces: int = 10,
+        listening_users: int = 2000,
+        listening_seed: int = 0,
+        listening_items_per_user: float = 25.0,
+        num_workers: int = 0,
+        build_workers: int | None = None,
+    ) -> None:
+        super().__init__()
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        if view != "frames52" and crop_length is None:
+            raise ValueError(f"view {view!r} trains on random crops: set crop_length (KIM 216 frames, CLMR 59049 samples)")
+        if not 0.0 < train_fraction <= 1.0:
+            raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
+        self.save_hyperparameters()
+        self.params = CorpusParams(n_pieces=n_pieces, clips_per_piece=clips_per_piece, seed=seed)
+        self.root = root
+        self._loaded = False
+
+    # -- data ---------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return corpus_dir(self.params, self.root)
+
+    def prepare_data(self) -> None:
+        ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        if self.hparams.view == "mel":
+            self._ensure_mel()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._loaded:
+            return
+        path = ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        self.pieces = pd.read_csv(path / "pieces.csv")
+        clips = pd.read_csv(path / "clips.csv")
+        tags = pd.read_csv(path / "tags.csv")
+        self.tag_names, self.tag_categories = tuple(tags["tag"]), tuple(tags["category"])
+        self._tags = np.load(path / "tag_matrix.npy")
+        n = len(self.pieces)
+        order = np.lexsort((np.arange(len(clips)), clips["track"].to_numpy()))  # clips of a song, in order
+        track = clips["track"].to_numpy()[order]
+        self._clips_of = [order[track == j] for j in range(n)]
+        self._split = self.pieces["split"].astype(str).to_numpy()
+        self._genre = primary_genres(self.pieces, self.hparams.min_genre_pieces)
+        self._loaded = True
+
+    def _ensure_mel(self) -> Path:
+        """The KIM mel of every song (whole-song dB mel, float16), computed once beside the build."""
+        self.setup()
+        out = self.path / MEL_FILE
+        if out.is_file():
+            return out
+        log.warning("computing the KIM mel of %d corpus songs into %s (once)", len(self.pieces), out)
+        audio = np.load(self.path / "audio.npy", mmap_mode="r")
+        mels = [mel_kim2022(_audio(audio, c)) for c in self._clips_of]
+        save_npy(out, np.stack(mels).astype(np.float16))
+        return out
+
+    @cached_property
+    def _array(self) -> np.ndarray:
+        self.setup()
+        view = self.hparams.view
+        if view == "mel":
+            return np.load(self._ensure_mel(), mmap_mode="r")
+        return np.load(self.path / ("frames52.npy" if view == "frames52" else "audio.npy"), mmap_mode="r")
+
+    def _fn(self):
+        view = self.hparams.view
+        if view == "mel":
+            return _song_row
+        return _frames if view == "frames52" else _audio
+
+    def song_indices(self, split: str | None = None) -> np.ndarray:
+        """Indices of the songs of ``split`` (all songs when ``None``), in corpus order."""
+        self.setup()
+        if split is None:
+            return np.arange(len(self._split))
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        return np.flatnonzero(self._split == split)
+
+    def train_indices(self) -> np.ndarray:
+        """The songs the representation learns from: the train split, or a ``train_fraction`` subset of it."""
+        idx = self.song_indices("train")
+        if self.hparams.train_fraction >= 1.0:
+            return idx
+        n = max(int(round(self.hparams.train_fraction * len(idx))), 1)
+        rng = np.random.default_rng([self.hparams.subset_seed, 2022])
+        return np.sort(rng.choice(idx, n, replace=False))
+
+    def songs(self, split: str | None = None, indices: Sequence[int] | None = None) -> SongView:
+        """Songs in the current view (lazy, memory-mapped): all, one ``split``'s, or the given ``indices``."""
+        idx = self.song_indices(split) if indices is None else np.asarray(indices)
+        if self.hparams.view == "mel":
+            return SongView(self._array, [np.array([j]) for j in range(len(self._split))], idx, self._fn())
+        return SongView(self._array, self._clips_of, idx, self._fn())
+
+    def song_from_audio(self, y: np.ndarray, sr: int = 22050) -> np.ndarray:
+        """A song given as a mono 22,050-Hz waveform, in the current view (e.g. real GTZAN excerpts)."""
+        if sr != 22050:
+            raise ValueError(f"the corpus views are at 22,050 Hz, got audio at {sr} Hz")
+        y = np.asarray(y, dtype=np.float32)
+        view = self.hparams.view
+        if view == "frames52":
+            return frames_kim2022(y)
+        if view == "mel":
+            return mel_kim2022(y)[None]
+        return y
+
+    def song_splits(self) -> np.ndarray:
+        """``(J,)`` str: train/valid/test of every song."""
+        self.setup()
+        return self._split.copy()
+
+    def song_tags(self) -> np.ndarray:
+        """``(J, T)`` uint8 multi-hot over :attr:`tag_names` (MTAT role)."""
+        self.setup()
+        return self._tags.copy()
+
+    def song_genres(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        """``(labels (J,) int64, class names)``: one genre per song (GTZAN role)."""
+        self.setup()
+        names = tuple(sorted(set(self._genre)))
+        return np.array([names.index(g) for g in self._genre], dtype=np.int64), names
+
+    def interactions(self):
+        """The simulated listening log ``(U, J)`` (CSR play counts; Echonest role), deterministic."""
+        from mirbench.data.corpus.listening import simulate_listening
+
+        self.setup()
+        return simulate_listening(self._tags, self.tag_categories, n_users=self.hparams.listening_users,
+                                  mean_items=self.hparams.listening_items_per_user,
+                                  seed=self.hparams.listening_seed).plays
+
+    @property
+    def data_info(self) -> DataInfo:
+        self.setup()
+        view = self.hparams.view
+        if view == "frames52":
+            shape = (int(np.load(self.path / "frames52.npy", mmap_mode="r").shape[-1]),)
+        elif view == "mel":
+            shape = (1, int(self.hparams.crop_length), 128)
+        else:
+            shape = (int(self.hparams.crop_length),)
+        return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories, categories=T.CATEGORIES,
+                        class_names=self.song_genres()[1], input_shape=shape, sample_rate=22050)
+
+    # -- loaders ------------------------------------------------------------------------------
+    def train_dataloader(self) -> DataLoader:
+        songs = self.songs(indices=self.train_indices())
+        bs, nw = int(self.hparams.batch_size), int(self.hparams.num_workers)
+        if self.hparams.view == "frames52":
+            return frame_loader(songs, bs, self.hparams.max_len, shuffle=True, num_workers=nw)
+        time_axis = 1 if self.hparams.view == "mel" else -1
+        pairs = CropPairDataset(songs, int(self.hparams.crop_length), time_axis=time_axis)
+        # drop_last: batch-norm and in-batch negatives need more than one song per batch
+        return DataLoader(pairs, batch_size=bs, shuffle=True, num_workers=nw, drop_last=len(pairs) > bs)
+
+    def test_dataloader(self) -> DataLoader:
+        """Indices of the test songs (``{"index"}`` batches): ``Trainer.test`` runs, the evaluation
+        callback (:class:`mirbench.evaluation.kimliem2022.KimLiem2022Evaluation`) does the work."""
+        test = self.song_indices("test")
+        return DataLoader(_Indices(test), batch_size=max(len(test), 1))

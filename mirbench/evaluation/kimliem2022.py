@@ -1,0 +1,214 @@
+"""The downstream protocol of Kim & Liem (ISMIR 2022; REFERENCE.md 2.4) on frozen song representations,
+run at the end of ``Trainer.test`` by :class:`KimLiem2022Evaluation`.
+
+Contract:
+
+- the LightningModule implements ``embed(songs) -> (J, d)`` numpy (songs as the datamodule's view gives
+  them) and a ``test_step`` (a no-op is fine); optionally ``responsibilities(songs) -> (J, K)`` (HDPGMM:
+  the song-component matrix, saved for the interpretability table);
+- the datamodule (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule` or one shaped like it)
+  provides ``songs()``, ``song_splits()`` (train/valid/test), ``song_genres() -> (labels, names)``,
+  ``song_tags() -> (J, T)``, ``interactions() -> (U, J)`` CSR, ``data_info`` and
+  ``song_from_audio(y) -> song`` (the current view of a mono 22,050-Hz waveform).
+
+Columns (metric keys logged as ``test/<name>``):
+
+- ``gtzan_macro_f1``: genre probe (:func:`.genre_probe.genre_probe`, 64 draws of C) on the songs'
+  single-label genre, predefined train/valid/test split (GTZAN's role);
+- ``mtat_macro_auroc``: tagging probe (:func:`.tagging_probe.tagging_probe`, 32 draws) on the song tags
+  (MTAT's role);
+- ``echonest_ndcg500``: item-kNN nDCG@500 (:func:`.itemknn.itemknn_ndcg`, 5 user splits) on the
+  datamodule's listening log (Echonest's role; on the corpus a *simulated* log);
+- ``gtzan_mini_macro_f1`` (when ``<shared data>/gtzan_mini`` exists): the 100 real GTZAN excerpts
+  (10 per genre, 30 s) decoded, put in the method's view, embedded, and the genre probe run on a
+  deterministic per-genre split (:func:`mirbench.data.gtzan.stratified_split`, seed 0: 5 train / 2 valid /
+  3 test excerpts per genre, 50 / 20 / 30 in all). 30 test excerpts: one excerpt moves macro-F1 by
+  about 0.03; read it as a sanity check on real audio, not as a GTZAN result.
+
+Also logged: ``valid/...`` scores of the probes' model selection, and ``test/embed_time_s`` and
+``test/eval_time_s`` (seconds spent embedding and in the whole protocol).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from mirbench.evaluation.genre_probe import genre_probe
+from mirbench.evaluation.itemknn import itemknn_ndcg
+from mirbench.evaluation.tagging_probe import tagging_probe
+from mirbench.paths import shared_data_dir
+
+RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
+GTZAN_MINI_SPLIT_SEED = 0
+_AUDIO_CACHE: dict[tuple, list[np.ndarray]] = {}  # (root, view, per_genre) -> songs; one decode per process
+
+
+def gtzan_mini_root(root: str | Path | None = None) -> Path | None:
+    """The gtzan_mini folder (``<shared data>/gtzan_mini`` by default) when it holds excerpts, else None."""
+    from mirbench.data.gtzan import find_tracks
+
+    path = Path(root) if root is not None else shared_data_dir() / "gtzan_mini"
+    return path if path.is_dir() and find_tracks(path) else None
+
+
+def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.ndarray],
+                     per_genre: int | None = None) -> tuple[list, np.ndarray, np.ndarray, list]:
+    """``(songs in the view, labels (N,), split (N,), track ids)`` of the excerpts under ``root``
+    (``per_genre``: only the first excerpts of each genre, by id; CI uses 4).
+
+    Audio is decoded at 22,050 Hz mono (:func:`mirbench.audio.decode.load_audio`); the featurised songs of a
+    view are kept for the process, so the rows of a table sharing a view featurise once (a view that returns
+    the waveform itself is decoded again instead).
+    """
+    from mirbench.audio.decode import load_audio
+    from mirbench.data.gtzan import GENRES, find_tracks, genre_of, stratified_split
+
+    tracks = find_tracks(root)
+    ids = [t for g in GENRES for t in sorted(t for t in tracks if genre_of(t) == g)[:per_genre]]
+    key = (str(Path(root).resolve()), view, per_genre)
+    songs = _AUDIO_CACHE.get(key)
+    if songs is None:
+        decoded = [load_audio(tracks[t], sr=22050) for t in ids]
+        songs = [to_view(y) for y in decoded]
+        if any(s is not y for s, y in zip(songs, decoded)):  # a raw-waveform view is not worth 265 MB of cache
+            _AUDIO_CACHE[key] = songs
+    parts = stratified_split(ids, seed=GTZAN_MINI_SPLIT_SEED)
+    split_of = {t: s for s, ts in parts.items() for t in ts}
+    labels = np.array([GENRES.index(genre_of(t)) for t in ids], dtype=np.int64)
+    split = np.array([split_of[t] for t in ids])
+    return songs, labels, split, ids
+
+
+@contextmanager
+def single_threaded():
+    """BLAS/OpenMP and torch on one thread: the probes' many tiny solves only wait on a second thread
+    (on 2 cores, the 64-draw genre probe ran 6x slower with two)."""
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _embed(model, songs) -> np.ndarray:
+    emb = np.asarray(model.embed(songs), dtype=np.float64)
+    if emb.ndim != 2 or len(emb) != len(songs):
+        raise ValueError(f"embed() returned shape {emb.shape} for {len(songs)} songs; expected (J, d)")
+    if not np.isfinite(emb).all():
+        raise FloatingPointError(f"embed() returned {int((~np.isfinite(emb)).sum())} non-finite values")
+    return emb
+
+
+def save_song_components(path: str | Path, song_comp: np.ndarray, datamodule) -> Path:
+    """Write the song-component matrix ``(J, K)`` with the songs' tags, split and genre to an ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels, names = datamodule.song_genres()
+    info = datamodule.data_info
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, song_comp=np.asarray(song_comp, dtype=np.float32), tags=datamodule.song_tags().astype(np.uint8),
+             tag_names=np.asarray(info.tag_names, dtype=str), tag_categories=np.asarray(info.tag_categories, dtype=str),
+             split=np.asarray(datamodule.song_splits(), dtype=str), genre=labels, genre_names=np.asarray(names, dtype=str))
+    tmp.replace(path)
+    return path
+
+
+def evaluate(
+    model,
+    datamodule,
+    genre_n_iter: int = 64,
+    tag_n_iter: int = 32,
+    itemknn_splits: int = 5,
+    gtzan_mini: bool = True,
+    gtzan_mini_dir: str | Path | None = None,
+    gtzan_mini_per_genre: int | None = None,
+    seed: int = 2022,
+    n_jobs: int | None = None,
+    save_dir: str | Path | None = None,
+) -> dict[str, float]:
+    """The whole protocol; keys ``"<stage>/<metric>"`` (see the module docstring)."""
+    t0 = time.perf_counter()
+    dm = datamodule
+    songs = dm.songs()
+    emb = _embed(model, songs)
+    out = {"test/embed_time_s": time.perf_counter() - t0}
+    split = np.asarray(dm.song_splits())
+
+    labels, _ = dm.song_genres()
+    with single_threaded():
+        g = genre_probe(emb, labels, split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
+        t = tagging_probe(emb, dm.song_tags(), split, n_iter=tag_n_iter, seed=seed, n_jobs=n_jobs)
+        r = itemknn_ndcg(emb, dm.interactions(), n_splits=itemknn_splits, seed=seed)
+    out["test/gtzan_macro_f1"], out["valid/gtzan_macro_f1"] = g["test/macro_f1"], g["valid/macro_f1"]
+    out["test/mtat_macro_auroc"], out["valid/mtat_macro_auroc"] = t["test/macro_auroc"], t["valid/macro_auroc"]
+    out["test/echonest_ndcg500"] = r.ndcg
+    out["valid/echonest_ndcg500"] = float(np.mean([v[k] for v, k in zip(r.valid, r.best_k)]))
+
+    root = gtzan_mini_root(gtzan_mini_dir) if gtzan_mini else None
+    if root is not None:
+        view = f"{type(dm).__name__}:{dict(getattr(dm, 'hparams', {})).get('view', '')}"
+        g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, dm.song_from_audio, gtzan_mini_per_genre)
+        g_emb = _embed(model, g_songs)
+        with single_threaded():
+            gm = genre_probe(g_emb, g_labels, g_split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
+        out["test/gtzan_mini_macro_f1"], out["valid/gtzan_mini_macro_f1"] = gm["test/macro_f1"], gm["valid/macro_f1"]
+
+    if save_dir is not None and callable(getattr(model, "responsibilities", None)):
+        save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(songs), dm)
+    out["test/eval_time_s"] = time.perf_counter() - t0
+    return out
+
+
+class KimLiem2022Evaluation(Callback):
+    """Runs :func:`evaluate` at the end of ``Trainer.test`` and logs its metrics.
+
+    The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP only global
+    rank 0 computes and logs. Args as :func:`evaluate`; the defaults are the paper's (64 draws of C for the
+    genre probe, 32 draws for the tagging probe, 5 item-kNN user splits, seed 2022). ``gtzan_mini``: add the
+    real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``, default ``<shared data>/gtzan_mini``;
+    ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
+    (joblib; the same numbers).
+    ``save_song_components``: write ``<trainer.log_dir>/song_components.npz`` for models with
+    ``responsibilities`` (HDPGMM).
+    """
+
+    def __init__(
+        self,
+        genre_n_iter: int = 64,
+        tag_n_iter: int = 32,
+        itemknn_splits: int = 5,
+        gtzan_mini: bool = True,
+        gtzan_mini_dir: str | None = None,
+        gtzan_mini_per_genre: int | None = None,
+        seed: int = 2022,
+        n_jobs: int | None = None,
+        save_song_components: bool = True,
+    ) -> None:
+        self.kwargs = dict(genre_n_iter=int(genre_n_iter), tag_n_iter=int(tag_n_iter), itemknn_splits=int(itemknn_splits),
+                           gtzan_mini=bool(gtzan_mini), gtzan_mini_dir=gtzan_mini_dir,
+                           gtzan_mini_per_genre=gtzan_mini_per_genre, seed=int(seed), n_jobs=n_jobs)
+        self.save_song_components = bool(save_song_components)
+        self.metrics: dict[str, float] = {}
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.datamodule is None:
+            raise RuntimeError("KimLiem2022Evaluation needs trainer.test(model, datamodule=...)")
+        if trainer.world_size > 1 and not trainer.is_global_zero:
+            return
+        save_dir = Path(trainer.log_dir or trainer.default_root_dir) if self.save_song_components else None
+        # the test loop runs under inference mode; the tagging probe trains with autograd
+        with torch.inference_mode(False), torch.enable_grad():
+            self.metrics = evaluate(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
+        for name, value in self.metrics.items():
+            pl_module.log(name, float(value), rank_zero_only=True)

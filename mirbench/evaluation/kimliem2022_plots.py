@@ -1,0 +1,235 @@
+"""Figures and side tables of the Kim & Liem (ISMIR 2022) tables, the specs' ``kind: function`` plots
+(``function(spec, records_df, out_dir, plot) -> list[Path]``).
+
+- :func:`component_tags`: what the HDPGMM components mean (paper Sec. 5): the top tags of the heaviest
+  components from the song-component matrix a run saved (``song_components.npz``,
+  :class:`mirbench.evaluation.kimliem2022.KimLiem2022Evaluation`), as ``component_tags.md``/``.csv`` and a heat map.
+- :func:`published_vs_ours`: Table 4's published scores beside ours, per column.
+- :func:`figure3`: the ablations (eta0 sweep, corpus size) beside the published Figure 3 numbers
+  (:data:`FIGURE3`). Rows are read by id: ``eta_<value>`` (splash eta0) and ``size_<percent>`` (share of the
+  train songs).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mirbench.evaluation.interpret import plot_component_tags, top_component_tags  # noqa: E402
+from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
+
+COLUMNS = {"echonest_ndcg500": "Echonest nDCG@500", "gtzan_macro_f1": "GTZAN macro-F1",
+           "mtat_macro_auroc": "MTAT macro AUROC"}
+# Figure 3 of Kim & Liem (HDPGMM ablations): (mean, sample SD) per setting, recomputed from the authors'
+# results_agg.csv (REFERENCE.md 2.5; checked against <shared data>/published/hdpgmm2022_runs.csv in the tests).
+FIGURE3 = {
+    "eta": {  # eta0 on the full 213k MSD corpus, n = 15 each
+        1e-4: {"echonest_ndcg500": (0.0159, 0.0014), "gtzan_macro_f1": (0.5768, 0.0158), "mtat_macro_auroc": (0.8207, 0.0038)},
+        1e-3: {"echonest_ndcg500": (0.0181, 0.0005), "gtzan_macro_f1": (0.5760, 0.0213), "mtat_macro_auroc": (0.8304, 0.0033)},
+        1e-2: {"echonest_ndcg500": (0.0211, 0.0006), "gtzan_macro_f1": (0.6023, 0.0144), "mtat_macro_auroc": (0.8415, 0.0019)},
+        1e-1: {"echonest_ndcg500": (0.0221, 0.0006), "gtzan_macro_f1": (0.6467, 0.0069), "mtat_macro_auroc": (0.8482, 0.0020)},
+    },
+    "size": {  # training songs at eta0 = 0.1: 2k and 20k (5 random subsets, n = 75), 213k (n = 15)
+        2000: {"echonest_ndcg500": (0.0206, 0.0010), "gtzan_macro_f1": (0.6126, 0.0211), "mtat_macro_auroc": (0.8301, 0.0046)},
+        20000: {"echonest_ndcg500": (0.0192, 0.0008), "gtzan_macro_f1": (0.6219, 0.0154), "mtat_macro_auroc": (0.8390, 0.0025)},
+        213354: {"echonest_ndcg500": (0.0221, 0.0006), "gtzan_macro_f1": (0.6467, 0.0069), "mtat_macro_auroc": (0.8482, 0.0020)},
+    },
+}
+N_TOP_COMPONENTS = 20
+N_TOP_TAGS = 5
+
+
+def _profile(records_df: pd.DataFrame) -> str:
+    return str(records_df.profile.iloc[0]) if len(records_df) else "default"
+
+
+def _suffix(profile: str) -> str:
+    return "" if profile == "default" else f".{profile}"
+
+
+def find_run_file(out_dir: Path, profile: str, row: str, seeds, name: str) -> Path | None:
+    """``name`` written by a run of ``row`` (first seed that has one) under ``<out_dir>/work/<profile>/``."""
+    for seed in seeds:
+        work = Path(out_dir) / "work" / profile / f"{row}__seed{int(seed)}"
+        hits = sorted(work.rglob(name)) if work.is_dir() else []
+        if hits:
+            return hits[0]
+    return None
+
+
+def component_tag_table(path: str | Path, n_components: int = N_TOP_COMPONENTS, n_tags: int = N_TOP_TAGS
+                        ) -> pd.DataFrame:
+    """One line per component: ``component, weight, share_of_songs, top_tags`` (``tag (category)``, by idf-weighted
+    association over all songs), heaviest components first."""
+    d = np.load(path)
+    names = [f"{t} ({c})" for t, c in zip(d["tag_names"], d["tag_categories"])]
+    long = top_component_tags(d["song_comp"], d["tags"], names, n_components, n_tags)
+    dominant = np.bincount(d["song_comp"].argmax(1), minlength=d["song_comp"].shape[1])
+    rows = []
+    for k, g in long.groupby("component", sort=False):
+        rows.append({"component": int(k), "weight": float(g.weight.iloc[0]),
+                     "songs_dominated": int(dominant[k]), "top_tags": ", ".join(g.sort_values("rank").tag)})
+    return pd.DataFrame(rows).sort_values("weight", ascending=False).reset_index(drop=True)
+
+
+def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
+    """``component_tags[.<profile>].{md,csv,png}`` from the first HDPGMM row's saved song-component matrix."""
+    from mirbench.bench.tables import md_table
+
+    out_dir, profile = Path(out_dir), _profile(records_df)
+    rows = list(plot.rows) if plot is not None and plot.rows else [r.id for r in spec.rows]
+    path, used = None, None
+    for row in rows:
+        seeds = sorted(records_df[(records_df.row == row) & (records_df.status == "ok")].seed.unique())
+        if (path := find_run_file(out_dir, profile, row, seeds, RESPONSIBILITIES_FILE)) is not None:
+            used = row
+            break
+    if path is None:
+        warnings.warn(f"component_tags: no {RESPONSIBILITIES_FILE} under {out_dir / 'work' / profile}; skipped")
+        return []
+    table = component_tag_table(path)
+    name = plot.id if plot is not None else "component_tags"
+    sfx = _suffix(profile)
+    csv, md, png = (out_dir / f"{name}{sfx}.{ext}" for ext in ("csv", "md", "png"))
+    table.to_csv(csv, index=False)
+    label = next((r.label for r in spec.rows if r.id == used), used)
+    body = [[str(r.component), f"{r.weight:.3f}", str(r.songs_dominated), r.top_tags] for r in table.itertuples()]
+    md.write_text(f"# {label}: top tags of the {len(table)} heaviest components\n\n"
+                  f"From `{path.relative_to(out_dir).as_posix()}` (work folder, not committed). weight = the component's share of all songs' "
+                  "mean responsibilities; songs dominated = songs whose largest responsibility it holds; "
+                  "top tags by the idf-weighted song-component x tag association (mirbench.evaluation.interpret).\n\n"
+                  + md_table(["component", "weight", "songs dominated", "top tags (category)"], body) + "\n")
+    d = np.load(path)
+    fig = plot_component_tags(d["song_comp"], d["tags"], list(d["tag_names"]), N_TOP_COMPONENTS, N_TOP_TAGS)
+    fig.axes[0].set_title((plot.title if plot is not None and plot.title else "HDPGMM components") + f"\n({label})",
+                          fontsize=9)
+    fig.savefig(png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [csv, md, png]
+
+
+def _ours(records_df: pd.DataFrame, row: str, metric: str) -> tuple[float, float, int]:
+    v = records_df[(records_df.row == row) & (records_df.metric == metric) & (records_df.status == "ok")].value
+    v = v.astype(float).dropna()
+    return (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)) if len(v) else (np.nan, 0.0, 0)
+
+
+def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
+    """One panel per Table-4 column: published (MSD-trained, hatched) and ours (corpus) per model, each on
+    its own axis (the scales are not comparable; the orderings are)."""
+    from mirbench.bench.compare import load_reference
+
+    out_dir, profile = Path(out_dir), _profile(records_df)
+    ref = load_reference(spec.published, spec, None) if spec.published and Path(spec.published).is_file() else None
+    cols = [c for c in spec.columns if c.id in COLUMNS]
+    rows = [r for r in spec.rows if not r.runs_from]
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 3.8), squeeze=False)
+    x = np.arange(len(rows))
+    for ax, col in zip(axes[0], cols):
+        ours = [_ours(records_df, r.id, col.metric) for r in rows]
+        pub = [_published(ref, r.id, col.id) for r in rows]
+        ax.bar(x - 0.2, [o[0] for o in ours], 0.4, yerr=[o[1] for o in ours], color="tab:blue", label="ours (corpus)")
+        ax.set_ylabel("ours", color="tab:blue")
+        _tight(ax, [o[0] for o in ours])
+        ax2 = ax.twinx()
+        ax2.bar(x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], color="white", edgecolor="tab:orange",
+                hatch="//", label="published (MSD)")
+        ax2.set_ylabel("published", color="tab:orange")
+        _tight(ax2, [p[0] for p in pub])
+        ax.set_xticks(x, [r.label.split(" (")[0] for r in rows], rotation=30, fontsize=8)
+        ax.set_title(COLUMNS[col.id], fontsize=9)
+    h1, l1 = axes[0][0].get_legend_handles_labels()
+    h2, l2 = axes[0][0].figure.axes[-1].get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.93))
+    path = out_dir / f"{plot.id if plot is not None else 'published_vs_ours'}{_suffix(profile)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def _published(ref, row: str, column: str) -> tuple[float, float]:
+    if ref is None or ref.empty:
+        return np.nan, 0.0
+    m = ref[(ref.row == row) & (ref.column == column)]
+    if m.empty:
+        return np.nan, 0.0
+    return float(m.value.iloc[0]), float(m.tol_abs.iloc[0] or 0.0)  # the CSV's tol_abs is the published SD
+
+
+def _tight(ax, values) -> None:
+    v = np.asarray([x for x in values if np.isfinite(x)])
+    if len(v):
+        lo, hi = v.min(), v.max()
+        pad = max(hi - lo, 0.05 * abs(hi), 1e-4)
+        ax.set_ylim(max(lo - 1.5 * pad, 0.0), hi + 0.8 * pad)
+
+
+_ETA = re.compile(r"^eta_(.+)$")
+_SIZE = re.compile(r"^size_(\d+)$")
+
+
+def ablation_rows(spec) -> dict[str, list[tuple[float, str]]]:
+    """``{"eta": [(eta0, row id)], "size": [(percent, row id)]}`` from the row ids, sorted by value."""
+    out: dict[str, list[tuple[float, str]]] = {"eta": [], "size": []}
+    for r in spec.rows:
+        if m := _ETA.match(r.id):
+            out["eta"].append((float(m.group(1)), r.id))
+        elif m := _SIZE.match(r.id):
+            out["size"].append((float(m.group(1)), r.id))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
+    """Two rows of panels (eta0 sweep; corpus size) x three columns (Echonest, GTZAN, MTAT roles): ours
+    (mean +- std over seeds, solid) and the published Figure 3 (dashed, right axis)."""
+    out_dir, profile = Path(out_dir), _profile(records_df)
+    abl = ablation_rows(spec)
+    cols = [c for c in spec.columns if c.id in COLUMNS]
+    fig, axes = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 6.6), squeeze=False)
+    for i, (kind, xlabel) in enumerate((("eta", "splash eta0"), ("size", "training songs (share / count)"))):
+        pub = FIGURE3[kind]
+        for ax, col in zip(axes[i], cols):
+            metric = spec.metric_of
+            pts = [(x, _ours(records_df, spec.run_row(r), metric(r, col.id))) for x, r in abl[kind]]
+            xs = np.arange(len(pts)) if kind == "size" else np.array([p[0] for p in pts])
+            if pts:
+                ax.errorbar(xs, [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], marker="o", color="tab:blue",
+                            label="ours (corpus)")
+            ax2 = ax.twinx()
+            px = np.array(sorted(pub))
+            py = np.array([pub[x][col.id][0] for x in px])
+            pe = np.array([pub[x][col.id][1] for x in px])
+            pxs = np.arange(len(px)) if kind == "size" else px
+            ax2.errorbar(pxs, py, yerr=pe, marker="s", ls="--", color="tab:orange", label="published (MSD)")
+            ax2.tick_params(axis="y", colors="tab:orange", labelsize=7)
+            if kind == "eta":
+                ax.set_xscale("log")
+            else:
+                n = max(len(pts), len(px))
+                ticks = [f"{p[0]:.0f}%" for p in pts]
+                pticks = [f"{int(x):,}" for x in px]
+                ax.set_xticks(range(n), [" / ".join(t for t in pair if t) for pair in
+                                         zip(ticks + [""] * (n - len(ticks)), pticks + [""] * (n - len(pticks)))],
+                              fontsize=7)
+            ax.set_title(f"{COLUMNS[col.id]} vs {xlabel}", fontsize=8)
+            ax.tick_params(axis="y", colors="tab:blue", labelsize=7)
+            ax.grid(alpha=0.3)
+    h1, l1 = axes[0][0].get_legend_handles_labels()
+    h2 = [plt.Line2D([], [], marker="s", ls="--", color="tab:orange")]
+    fig.legend(h1 + h2, l1 + ["published (MSD, Figure 3)"], loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    path = out_dir / f"{plot.id if plot is not None else 'figure3'}{_suffix(profile)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

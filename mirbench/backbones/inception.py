@@ -10,11 +10,14 @@ The per-block widths are not printed in the papers ([I], REFERENCE.md 1.2): ``ch
 forward + backward step of the small CPU backbone on a triplet batch (96 x 1 x 129 x 128) takes 0.86 s
 instead of 1.82 s on one core (2.1x; the 3x3 max-pool branch of every Inception module dominates in NCHW;
 ``benchmarks/perf/ismir2020_overhead.py --memory-format`` measures it). Off by default: with torch 2.13 on
-CPU, an 8-channel stem in channels-last segfaults inside libtorch in the backward pass (16 and wider run);
-the table configs that were run with it (benchmarks/configs/ismir2020/cpu_scale.yaml) switch it on.
+CPU, an 8-channel stem in channels-last segfaults inside libtorch in the backward pass (16 and wider run), so
+it is ignored below 16 stem channels (with a warning); the table configs that were run with it
+(benchmarks/configs/ismir2020/cpu_scale.yaml) switch it on.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import nn
@@ -48,6 +51,10 @@ class InceptionBackbone(nn.Module):
                  embedding_dim: int = 256, in_channels: int = 1, channels_last: bool = False):
         super().__init__()
         self.embedding_dim = embedding_dim
+        if channels_last and stem_channels < 16:
+            warnings.warn(f"InceptionBackbone: channels_last ignored for stem_channels={stem_channels} < 16 (torch 2.13 "
+                          "segfaults on CPU in that case)", stacklevel=2)
+            channels_last = False
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, stem_channels, 5, padding=2, bias=False), nn.BatchNorm2d(stem_channels),

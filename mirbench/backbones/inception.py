@@ -7,8 +7,9 @@ The per-block widths are not printed in the papers ([I], REFERENCE.md 1.2): ``ch
 (the corpus configs shrink it for CPU).
 
 ``channels_last=True`` runs the activations in channels-last layout: same numbers up to float rounding, and a
-forward + backward step of the small CPU backbone on a triplet batch (96 x 1 x 129 x 128) takes 0.86 s
-instead of 1.82 s on one core (2.1x; the 3x3 max-pool branch of every Inception module dominates in NCHW;
+forward + backward step of the small CPU backbone on a triplet batch (96 x 1 x 129 x 128) takes 0.86-1.06 s
+instead of 1.80-1.82 s on one core (1.7-2.1x over two measurements; the 3x3 max-pool branch of every Inception
+module dominates in NCHW;
 ``benchmarks/perf/ismir2020_overhead.py --memory-format`` measures it). Off by default: with torch 2.13 on
 CPU, an 8-channel stem in channels-last segfaults inside libtorch in the backward pass (16 and wider run), so
 it is ignored below 16 stem channels (with a warning); the table configs that were run with it

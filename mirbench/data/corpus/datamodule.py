@@ -61,7 +61,33 @@ def ensure_corpus(params: CorpusParams, root: str | None = None, workers: int | 
     return path
 
 
-class CorpusDataModule(LightningDataModule):
+class CorpusBuildDataModule(LightningDataModule):
+    """What the corpus datamodules share: the build their ``root``/``n_pieces``/``clips_per_piece``/``seed``
+    hyper-parameters name (``build_workers`` processes build it on first use). Subclasses call
+    ``save_hyperparameters()`` with those arguments."""
+
+    @property
+    def params(self) -> CorpusParams:
+        h = self.hparams
+        return CorpusParams(n_pieces=h.n_pieces, clips_per_piece=h.clips_per_piece, seed=h.seed)
+
+    @property
+    def root(self) -> str | None:
+        return self.hparams.root
+
+    @property
+    def path(self) -> Path:
+        return corpus_dir(self.params, self.root)
+
+    def build(self) -> Path:
+        """The build folder, built first when absent."""
+        return ensure_corpus(self.params, self.root, self.hparams.build_workers)
+
+    def prepare_data(self) -> None:
+        self.build()
+
+
+class CorpusDataModule(CorpusBuildDataModule):
     """Clips (classification, proxy) or category/track triplets (triplet models) of the corpus.
 
     ``features``: ``logmel`` (Lee et al. 2020 input, ``(1, 129, 128)`` normalised), ``frames52``
@@ -76,22 +102,13 @@ class CorpusDataModule(LightningDataModule):
                  reference_split: Literal["train", "valid"] = "train", build_workers: int | None = None):
         super().__init__()
         self.save_hyperparameters()
-        self.params = CorpusParams(n_pieces=n_pieces, clips_per_piece=clips_per_piece, seed=seed)
-        self.root = root
         self._loaded = False
 
     # -- data ---------------------------------------------------------------------------------
-    @property
-    def path(self) -> Path:
-        return corpus_dir(self.params, self.root)
-
-    def prepare_data(self) -> None:
-        ensure_corpus(self.params, self.root, self.hparams.build_workers)
-
     def setup(self, stage: str | None = None) -> None:
         if self._loaded:
             return
-        path = ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        path = self.build()
         self.clips = pd.read_csv(path / "clips.csv")
         self.pieces = pd.read_csv(path / "pieces.csv")
         self.track_tags = np.load(path / "tag_matrix.npy")

@@ -40,14 +40,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.features import frames_kim2022, mel_kim2022
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus import tags as T
-from mirbench.data.corpus.build import CorpusParams
-from mirbench.data.corpus.datamodule import corpus_dir, ensure_corpus
+from mirbench.data.corpus.datamodule import CorpusBuildDataModule
 from mirbench.hdpgmm.data import CropPairDataset, frame_loader
 from mirbench.io import save_npy
 
@@ -113,7 +111,7 @@ class _Indices(Dataset):
         return {"index": torch.tensor(int(self.indices[i]))}
 
 
-class CorpusSongsDataModule(LightningDataModule):
+class CorpusSongsDataModule(CorpusBuildDataModule):
     """Songs of the embedded corpus in one ``view`` (see the module docstring).
 
     Args:
@@ -156,24 +154,18 @@ class CorpusSongsDataModule(LightningDataModule):
         if not 0.0 < train_fraction <= 1.0:
             raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
         self.save_hyperparameters()
-        self.params = CorpusParams(n_pieces=n_pieces, clips_per_piece=clips_per_piece, seed=seed)
-        self.root = root
         self._loaded = False
 
     # -- data ---------------------------------------------------------------------------------
-    @property
-    def path(self) -> Path:
-        return corpus_dir(self.params, self.root)
-
     def prepare_data(self) -> None:
-        ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        super().prepare_data()
         if self.hparams.view == "mel":
             self._ensure_mel()
 
     def setup(self, stage: str | None = None) -> None:
         if self._loaded:
             return
-        path = ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        path = self.build()
         self.pieces = pd.read_csv(path / "pieces.csv")
         clips = pd.read_csv(path / "clips.csv")
         tags = pd.read_csv(path / "tags.csv")

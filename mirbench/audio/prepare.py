@@ -29,7 +29,7 @@ from mirbench.audio.decode import AudioDecodeError, load_audio
 from mirbench.audio.features import FEATURES
 from mirbench.io import write_json, write_text
 
-DEFAULT_DTYPE = {"logmel_lee2020": "float16", "frames_kim2022": "float32"}
+DEFAULT_DTYPE = {"logmel_lee2020": "float16", "frames_kim2022": "float32", "mel_kim2022": "float16"}
 REPORT = "report.json"
 FAILURES = "failures.csv"
 

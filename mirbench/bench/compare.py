@@ -126,10 +126,12 @@ def cell_status(mean: float, n: int, ref: float, ref_status: str, checked: bool,
 
 
 def compare(spec: TableSpec, agg: pd.DataFrame, published: pd.DataFrame | None = None,
-            golden: pd.DataFrame | None = None, check_published: bool = True) -> pd.DataFrame:
+            golden: pd.DataFrame | None = None, check_published: bool = True, paper_data: bool = False) -> pd.DataFrame:
     """Join aggregates with published and golden lines; adds delta, verdict, status and best flags.
 
     With ``check_published=False`` (a profile at another scale) a ``check`` cell reads ``unchecked``, not ok/miss.
+    With ``paper_data=True`` (a profile on the paper's own data sets) ``known_gap`` lines, whose gap is the stand-in
+    data's, are checked like ``check`` lines and their note is dropped.
     """
     pub = {(p.row, p.column): p for p in (published if published is not None else pd.DataFrame()).itertuples()}
     gold = {(g.row, g.column): g for g in (golden if golden is not None else pd.DataFrame()).itertuples()}
@@ -139,15 +141,18 @@ def compare(spec: TableSpec, agg: pd.DataFrame, published: pd.DataFrame | None =
         p, g = pub.get((a.row, a.column)), gold.get((a.row, a.column))
         ref = p.value if p is not None else math.nan
         gref = g.value if g is not None else math.nan
+        ref_status = p.status if p is not None else "check"
+        gap_lifted = paper_data and ref_status == "known_gap"
+        ref_status = "check" if gap_lifted else ref_status
         delta = a.mean - ref if a.n else math.nan
         gdelta = a.mean - gref if a.n else math.nan
         out.append(dict(
             row=a.row, column=a.column, mean=a.mean, std=a.std, n=a.n, values=a.values, published=ref,
             unit=(p.unit if p is not None and p.unit else col.unit), source=p.source if p is not None else "",
             tol_abs=p.tol_abs if p is not None else 0.0, tol_rel=p.tol_rel if p is not None else 0.0,
-            ref_status=p.status if p is not None else "", note=p.note if p is not None else "",
+            ref_status=ref_status if p is not None else "", note=p.note if p is not None and not gap_lifted else "",
             delta=delta, verdict=verdict(delta, col.higher_is_better),
-            status=cell_status(a.mean, a.n, ref, p.status if p is not None else "check", check_published,
+            status=cell_status(a.mean, a.n, ref, ref_status, check_published,
                                p.tol_abs if p is not None else 0.0, p.tol_rel if p is not None else 0.0),
             golden=gref, golden_delta=gdelta, golden_tol=g.tol_abs if g is not None else math.nan,
             golden_status=cell_status(a.mean, a.n, gref, g.status if g is not None else "check", True,

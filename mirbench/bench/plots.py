@@ -27,6 +27,7 @@ def make_plots(spec: TableSpec, profile: str | None = None, results_root: Path |
                report: TableReport | None = None) -> list[Path]:
     """Draw every plot of ``spec`` into ``results/<table_id>/``; returns the files written."""
     report = report or build_report(spec, profile, results_root)
+    spec = spec.for_profile(report.profile)
     out_dir = table_dir(spec.id, results_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if report.profile == DEFAULT_PROFILE else f".{report.profile}"

@@ -7,7 +7,8 @@ name existing rows/columns and profiles; errors name the file and the key. ``Tab
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,9 @@ class ProfileSpec:
     description: str = ""
     check_published: bool = True  # false: published numbers are shown but never fail `check` (e.g. CI scale)
     configs: tuple[str, ...] = ()  # appended after each row's configs (e.g. swap the data set for the real one)
+    row_configs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # replace these rows' configs
+    column_labels: Mapping[str, str] = field(default_factory=dict)  # column headers under this profile
+    paper_data: bool = False  # runs on the paper's data sets: published `known_gap` lines are checked
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,13 @@ class TableSpec:
     def column(self, column_id: str) -> ColumnSpec:
         return next(c for c in self.columns if c.id == column_id)
 
+    def for_profile(self, name: str | None) -> TableSpec:
+        """The spec as printed under a profile: its ``column_labels`` replace the columns' labels."""
+        labels = self.profile(name).column_labels
+        if not labels:
+            return self
+        return replace(self, columns=tuple(replace(c, label=labels.get(c.id, c.label)) for c in self.columns))
+
     def metric_of(self, row_id: str, column_id: str) -> str:
         return self.row(row_id).metrics.get(column_id, self.column(column_id).metric)
 
@@ -167,14 +178,14 @@ class TableSpec:
 
     def resolve(self, profile: str | None = None, rows: list[str] | None = None,
                 seeds: list[int] | None = None) -> list[RunPlan]:
-        """The runs to do: (rows that own runs) x seeds, in spec order; configs are base + row's + profile's,
-        overrides row's then profile's."""
+        """The runs to do: (rows that own runs) x seeds, in spec order; configs are base + row's (or the
+        profile's ``row_configs`` for that row) + profile's, overrides row's then profile's."""
         prof = self.profile(profile)
         wanted = list(rows) if rows else list(prof.rows or [r.id for r in self.rows])
         if unknown := [r for r in wanted if r not in [r.id for r in self.rows]]:
             raise SpecError(f"{self.path}: rows: unknown row(s) {unknown}; known: {[r.id for r in self.rows]}")
         run_rows = {self.run_row(r) for r in wanted}
-        return [RunPlan(self.id, r.id, int(s), prof.name, self.base + r.configs + prof.configs,
+        return [RunPlan(self.id, r.id, int(s), prof.name, self.base + prof.row_configs.get(r.id, r.configs) + prof.configs,
                         r.overrides + prof.overrides,
                         self.root) for r in self.rows if r.id in run_rows for s in (seeds or prof.seeds or self.seeds)]
 
@@ -288,7 +299,7 @@ class _Loader:
             self.member(list(r.metrics), col_ids, f"rows[{i}].metrics", "column")
         for i, c in enumerate(columns):
             self.member([c.relative_to] if c.relative_to else [], row_ids, f"columns[{i}].relative_to", "row")
-        profiles = {n: self.profile(n, p, f"profiles.{n}", row_ids, root)
+        profiles = {n: self.profile(n, p, f"profiles.{n}", row_ids, col_ids, root)
                     for n, p in (d.get("profiles") or {}).items()}
         names = [DEFAULT_PROFILE, *profiles]
         claims = tuple(self.claim(c, f"claims[{i}]", row_ids, col_ids, names)
@@ -332,18 +343,25 @@ class _Loader:
                           relative_to=self.get(c, "relative_to", key, (str,), ""),
                           unit=self.get(c, "unit", key, (str,), ""))
 
-    def profile(self, name: str, p: Any, key: str, row_ids: list[str], root: Path) -> ProfileSpec:
+    def profile(self, name: str, p: Any, key: str, row_ids: list[str], col_ids: list[str], root: Path) -> ProfileSpec:
         if name == DEFAULT_PROFILE:
             raise self.err(key, f"{DEFAULT_PROFILE!r} is the implicit profile (the spec's own seeds); rename it")
         self.ident(name, key)
-        p = self.mapping(p or {}, key, (), ("seeds", "rows", "overrides", "description", "check_published", "configs"))
+        p = self.mapping(p or {}, key, (), ("seeds", "rows", "overrides", "description", "check_published", "configs",
+                                            "row_configs", "column_labels", "paper_data"))
         rows = self.strs(p.get("rows"), f"{key}.rows")
         self.member(rows, row_ids, f"{key}.rows", "row")
+        row_configs = self.mapping(p.get("row_configs") or {}, f"{key}.row_configs", (), tuple(row_ids))
+        labels = self.mapping(p.get("column_labels") or {}, f"{key}.column_labels", (), tuple(col_ids))
+        if bad := [c for c, v in labels.items() if not isinstance(v, str)]:
+            raise self.err(f"{key}.column_labels.{bad[0]}", "expected a string")
         return ProfileSpec(name, self.ints(p["seeds"], f"{key}.seeds") if "seeds" in p else None, rows or None,
                            self.strs(p.get("overrides"), f"{key}.overrides"),
                            self.get(p, "description", key, (str,), ""),
                            self.get(p, "check_published", key, (bool,), True),
-                           self.configs(p.get("configs"), f"{key}.configs", root))
+                           self.configs(p.get("configs"), f"{key}.configs", root),
+                           {r: self.configs(c, f"{key}.row_configs.{r}", root) for r, c in row_configs.items()},
+                           dict(labels), self.get(p, "paper_data", key, (bool,), False))
 
     def ref(self, obj: Any, key: str, row_ids: list[str], col_ids: list[str]) -> ClaimRef:
         obj = self.mapping(obj, key, ("row", "column"), ())

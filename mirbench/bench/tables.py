@@ -175,10 +175,11 @@ def _latex_escape(text: str) -> str:
 
 def build_report(spec: TableSpec, profile: str | None = None, results_root: Path | None = None) -> TableReport:
     prof = spec.profile(profile)
+    spec = spec.for_profile(prof.name)
     profile, records = prof.name, load_records(spec.id, prof.name, results_root)
     agg = aggregate(spec, records)
     cells = compare(spec, agg, load_reference(spec.published, spec, None), load_reference(spec.golden, spec, profile),
-                    check_published=prof.check_published)
+                    check_published=prof.check_published, paper_data=prof.paper_data)
     return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records)
 
 

@@ -34,7 +34,7 @@ def prepare(argv: list[str]) -> int:
     p.add_argument("--root", help="the data set in its published layout (default $MIRBENCH_DATA/<id>)")
     p.add_argument("--audio-root", help="audio folder when it lives elsewhere (MSD previews for msd_lastfm, dimsim, echonest)")
     p.add_argument("--split-dir", help="mtat: folder of the MTAT_split files (default <root>/MTAT_split)")
-    p.add_argument("--feature", help="logmel_lee2020 | frames_kim2022 (default: the data set's)")
+    p.add_argument("--feature", help="logmel_lee2020 | frames_kim2022 | mel_kim2022 (default: the data set's)")
     p.add_argument("--cache-dir",
                    help="feature cache folder (default <root>/features/<feature>; set it when the root is read-only)")
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: all cores)")

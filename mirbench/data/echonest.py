@@ -24,7 +24,7 @@ from scipy import sparse as sp
 
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
-from mirbench.data.msd_lastfm import audio_paths
+from mirbench.data.msd_lastfm import audio_paths, split_file
 from mirbench.paths import dataset_dir
 
 TRIPLETS, TRACKS, MISMATCHES = "train_triplets.txt", "unique_tracks.txt", "sid_mismatches.txt"
@@ -139,6 +139,15 @@ def user_holdout_split(mat: sp.csr_matrix, valid_ratio: float = 0.1, test_ratio:
     return UserSplit(users["train"], users["valid"], users["test"], *parts["valid"], *parts["test"])
 
 
+def id_maps_root(root: Path) -> Path:
+    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (the Taste Profile copy) when it
+    has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are ``<MSD id>.<ext>``."""
+    for cand in (Path(root), dataset_dir("msd_lastfm", None)):
+        if split_file(cand, "MSD_id_to_7D_id.pkl").is_file():
+            return cand
+    return Path(root)
+
+
 def load(root: Path, min_user_items: int = 5, min_item_users: int = 0, n_iter: int = 1) -> Interactions:
     """The filtered interactions of a Taste Profile copy under ``root``."""
     drop = read_mismatches(root / MISMATCHES) if (root / MISMATCHES).is_file() else set()
@@ -150,14 +159,19 @@ class EchonestDataModule(FeatureDataModule):
     """Taste Profile items (MSD tracks with cached features) and their play-count matrix.
 
     Items are not split (users are, by :func:`user_holdout_split`); the table's only split is
-    ``"all"``. ``interactions`` is restricted to items with features, as Kim & Liem do.
+    ``"all"``. ``interactions`` is restricted to items with features, as Kim & Liem do. The items' MSD
+    previews (the table's ``audio``, for methods that read waveforms) are looked up under ``audio_root``
+    (default ``<root>/audio``; 7digital layout when :func:`id_maps_root` finds the two id pickles, else
+    ``<MSD id>.<ext>``) when that folder exists.
     """
 
     dataset_id = "echonest"
 
-    def __init__(self, root: str | None = None, min_user_items: int = 5, feature: str = "frames_kim2022", **kwargs):
+    def __init__(self, root: str | None = None, min_user_items: int = 5, feature: str = "frames_kim2022",
+                 audio_root: str | None = None, **kwargs):
         super().__init__(root=root, feature=feature, **kwargs)
         self.min_user_items = min_user_items
+        self.audio_root = Path(audio_root) if audio_root else self.root / "audio"
         self._interactions: Interactions | None = None
 
     @property
@@ -170,7 +184,11 @@ class EchonestDataModule(FeatureDataModule):
 
     def build_table(self) -> Table:
         items = self.interactions.items
-        return Table(ids=list(items), splits={"all": np.arange(len(items))})
+        audio = []
+        if self.audio_root.is_dir():
+            paths = audio_paths(items, id_maps_root(self.root), self.audio_root)
+            audio = [AudioItem(t, str(paths.get(t, f"(no audio file for {t} under {self.audio_root})"))) for t in items]
+        return Table(ids=list(items), splits={"all": np.arange(len(items))}, audio=audio)
 
     def user_split(self, seed: int = 0, **kwargs) -> UserSplit:
         return user_holdout_split(self.interactions.matrix, seed=seed, **kwargs)
@@ -184,7 +202,7 @@ def prepare(args):
     root = dataset_dir("echonest", args.root)
     audio_root = Path(args.audio_root) if getattr(args, "audio_root", None) else root / "audio"
     x = load(root)
-    paths = audio_paths(x.items, root, audio_root)
+    paths = audio_paths(x.items, id_maps_root(root), audio_root)
     items = [AudioItem(t, str(paths.get(t, f"(no audio file for {t} under {audio_root})"))) for t in x.items]
     return prepare_items("echonest", items, args, "frames_kim2022")
 

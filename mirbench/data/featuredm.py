@@ -36,7 +36,7 @@ from mirbench.data.base import DataInfo
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
 from mirbench.paths import dataset_dir
 
-FEATURE_DIMS = {"logmel_lee2020": 128, "frames_kim2022": 52}
+FEATURE_DIMS = {"logmel_lee2020": 128, "frames_kim2022": 52, "mel_kim2022": 128}
 SPLITS = ("train", "valid", "test")
 SAMPLINGS = ("clips", "triplets")
 

@@ -9,7 +9,10 @@ Contract:
 - the datamodule (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule` or one shaped like it)
   provides ``songs()``, ``song_splits()`` (train/valid/test), ``song_genres() -> (labels, names)``,
   ``song_tags() -> (J, T)``, ``interactions() -> (U, J)`` CSR, ``data_info`` and
-  ``song_from_audio(y) -> song`` (the current view of a mono 22,050-Hz waveform).
+  ``song_from_audio(y) -> song`` (the current view of a mono 22,050-Hz waveform);
+- with ``real`` (the `real` profile) the datamodule (e.g. :class:`mirbench.data.msd_songs.MSDSongsDataModule`)
+  only needs ``hparams.view`` and ``song_from_audio``: the three columns read the real GTZAN, MTAT and
+  Echonest in that view (:mod:`mirbench.evaluation.downstream`).
 
 Columns (metric keys logged as ``test/<name>``):
 
@@ -40,6 +43,7 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from mirbench.evaluation.downstream import Downstream, RealDownstream, datamodule_downstream
 from mirbench.evaluation.genre_probe import genre_probe
 from mirbench.evaluation.itemknn import itemknn_ndcg
 from mirbench.evaluation.tagging_probe import tagging_probe
@@ -110,16 +114,14 @@ def _embed(model, songs) -> np.ndarray:
     return emb
 
 
-def save_song_components(path: str | Path, song_comp: np.ndarray, datamodule) -> Path:
-    """Write the song-component matrix ``(J, K)`` with the songs' tags, split and genre to an ``.npz``."""
+def save_song_components(path: str | Path, song_comp: np.ndarray, data: Downstream) -> Path:
+    """Write the song-component matrix ``(J, K)`` with the songs' tags (and split) to an ``.npz``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    labels, names = datamodule.song_genres()
-    info = datamodule.data_info
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, song_comp=np.asarray(song_comp, dtype=np.float32), tags=datamodule.song_tags().astype(np.uint8),
-             tag_names=np.asarray(info.tag_names, dtype=str), tag_categories=np.asarray(info.tag_categories, dtype=str),
-             split=np.asarray(datamodule.song_splits(), dtype=str), genre=labels, genre_names=np.asarray(names, dtype=str))
+    np.savez(tmp, song_comp=np.asarray(song_comp, dtype=np.float32), tags=np.asarray(data.tags, dtype=np.uint8),
+             tag_names=np.asarray(data.tag_names, dtype=str), tag_categories=np.asarray(data.tag_categories, dtype=str),
+             split=np.asarray(data.split, dtype=str))
     tmp.replace(path)
     return path
 
@@ -136,20 +138,32 @@ def evaluate(
     seed: int = 2022,
     n_jobs: int | None = None,
     save_dir: str | Path | None = None,
+    real: RealDownstream | None = None,
 ) -> dict[str, float]:
-    """The whole protocol; keys ``"<stage>/<metric>"`` (see the module docstring)."""
+    """The whole protocol; keys ``"<stage>/<metric>"`` (see the module docstring). ``real``: the genre, tag and
+    recommendation columns on the real GTZAN, MTAT and Echonest (in the datamodule's ``view``) instead of the
+    datamodule's own songs."""
     t0 = time.perf_counter()
     dm = datamodule
-    songs = dm.songs()
-    emb = _embed(model, songs)
-    out = {"test/embed_time_s": time.perf_counter() - t0}
-    split = np.asarray(dm.song_splits())
+    if real is None:
+        genre = tags = rec = datamodule_downstream(dm)
+    else:
+        parts = real.load(dict(dm.hparams)["view"])
+        genre, tags, rec = parts["genre"], parts["tags"], parts["recommendation"]
+    embedded: dict[int, np.ndarray] = {}
 
-    labels, _ = dm.song_genres()
+    def emb(data: Downstream) -> np.ndarray:  # each data set embedded once
+        if id(data) not in embedded:
+            embedded[id(data)] = _embed(model, data.songs)
+        return embedded[id(data)]
+
+    for data in (genre, tags, rec):
+        emb(data)
+    out = {"test/embed_time_s": time.perf_counter() - t0}
     with single_threaded():
-        g = genre_probe(emb, labels, split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
-        t = tagging_probe(emb, dm.song_tags(), split, n_iter=tag_n_iter, seed=seed, n_jobs=n_jobs)
-        r = itemknn_ndcg(emb, dm.interactions(), n_splits=itemknn_splits, seed=seed)
+        g = genre_probe(emb(genre), genre.labels, genre.split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
+        t = tagging_probe(emb(tags), tags.tags, tags.split, n_iter=tag_n_iter, seed=seed, n_jobs=n_jobs)
+        r = itemknn_ndcg(emb(rec), rec.plays, n_splits=itemknn_splits, seed=seed)
     out["test/gtzan_macro_f1"], out["valid/gtzan_macro_f1"] = g["test/macro_f1"], g["valid/macro_f1"]
     out["test/mtat_macro_auroc"], out["valid/mtat_macro_auroc"] = t["test/macro_auroc"], t["valid/macro_auroc"]
     out["test/echonest_ndcg500"] = r.ndcg
@@ -165,7 +179,7 @@ def evaluate(
         out["test/gtzan_mini_macro_f1"], out["valid/gtzan_mini_macro_f1"] = gm["test/macro_f1"], gm["valid/macro_f1"]
 
     if save_dir is not None and callable(getattr(model, "responsibilities", None)):
-        save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(songs), dm)
+        save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(tags.songs), tags)
     out["test/eval_time_s"] = time.perf_counter() - t0
     return out
 
@@ -180,7 +194,8 @@ class KimLiem2022Evaluation(Callback):
     ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
     (joblib; the same numbers).
     ``save_song_components``: write ``<trainer.log_dir>/song_components.npz`` for models with
-    ``responsibilities`` (HDPGMM).
+    ``responsibilities`` (HDPGMM; the songs of the tag column). ``real``: read the genre, tag and
+    recommendation columns from the real GTZAN, MTAT and Echonest (:class:`~.downstream.RealDownstream`).
     """
 
     def __init__(
@@ -194,10 +209,11 @@ class KimLiem2022Evaluation(Callback):
         seed: int = 2022,
         n_jobs: int | None = None,
         save_song_components: bool = True,
+        real: RealDownstream | None = None,
     ) -> None:
         self.kwargs = dict(genre_n_iter=int(genre_n_iter), tag_n_iter=int(tag_n_iter), itemknn_splits=int(itemknn_splits),
                            gtzan_mini=bool(gtzan_mini), gtzan_mini_dir=gtzan_mini_dir,
-                           gtzan_mini_per_genre=gtzan_mini_per_genre, seed=int(seed), n_jobs=n_jobs)
+                           gtzan_mini_per_genre=gtzan_mini_per_genre, seed=int(seed), n_jobs=n_jobs, real=real)
         self.save_song_components = bool(save_song_components)
         self.metrics: dict[str, float] = {}
 

@@ -26,6 +26,24 @@ def test_load_and_resolve(tmp_path):
         spec.resolve("gpu")
 
 
+def test_profile_row_configs_and_column_labels(tmp_path):
+    """A profile can replace one row's configs (e.g. drop its CPU-scale config) and rename columns (e.g. the
+    real data set's name instead of its stand-in's)."""
+    (tmp_path / "paper.yaml").write_text("trainer:\n  max_steps: 100\n")
+    extra = ("  paper:\n    row_configs:\n      fast: [paper.yaml]\n"
+             "    column_labels: {acc: \"Accuracy (real)\"}\n")
+    spec = load_spec(write_toy_table(tmp_path, SPEC_YAML.replace("claims:\n", extra + "claims:\n", 1)))
+    plans = {p.row: p for p in spec.resolve("paper")}
+    assert plans["fast"].config_paths == [str(tmp_path / "trainer.yaml"), str(tmp_path / "toy.yaml"),
+                                          str(tmp_path / "paper.yaml")]
+    assert plans["slow"].configs == spec.resolve()[0].configs  # other rows keep theirs
+    assert spec.for_profile("paper").column("acc").label == "Accuracy (real)"
+    assert spec.for_profile("default").column("acc").label == spec.column("acc").label != "Accuracy (real)"
+    bad = SPEC_YAML.replace("claims:\n", "  paper:\n    column_labels: {accuracy: x}\n" + "claims:\n", 1)
+    with pytest.raises(SpecError, match=r"profiles.paper.column_labels: unknown key\(s\) \['accuracy'\]"):
+        load_spec(write_toy_table(tmp_path, bad))
+
+
 def test_find_spec_by_id_or_path(tmp_path):
     path = write_toy_table(tmp_path)
     tables = tmp_path / "tables"

@@ -1,29 +1,18 @@
 """The Lee et al. 2020 table on MSD / Last.fm (the `real` profile of benchmarks/tables/ismir2020.yaml), on a
-small root in the published layout: the real ``filtered_list_test.cP`` and ``50tagList.txt`` copied unchanged,
-a Python-2 ``filtered_list_train.cP`` (train then valid), ``lastfm_tags.db`` and 7digital-layout MP3 previews
-for a few dozen tracks (the other 28,423 test tracks have no audio and are left out, as on a partial copy)."""
+small root in the published layout (:func:`real_roots.write_msd_root`)."""
 
 import dataclasses
-import shutil
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from real_roots import N_TEST, N_TRAIN, write_msd_root
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.bench.execute import resolve_config
 from mirbench.bench.spec import load_spec
 from mirbench.data.msd_lastfm import MSDLastfmDataModule
-from mirbench.data.realformat import write_lastfm_db, write_pickle, write_py2_list
 from mirbench.data.sampling import TripletSampler
-from mirbench.data.splits import load_py2_pickle, read_lines
-
-N_TRAIN, N_VALID, N_TEST = 24, 8, 12
-# per category, the tags the fixture draws from: each track gets one of each, so every category has
-# positives and negatives in every split
-POOLS = {"genre": ("rock", "jazz", "electronic"), "mood": ("chill", "happy"),
-         "instrument": ("female vocalists", "instrumental"), "era": ("80s", "00s")}
 
 
 @pytest.fixture(scope="module")
@@ -31,38 +20,11 @@ def msd_data(shared_data, tmp_path_factory):
     """``DATA/msd_lastfm`` with cached features in ``DATA/msd_lastfm/features/logmel_lee2020``."""
     from mirbench.data import commands
 
-    real = shared_data / "splits" / "MSD_split"
-    data = tmp_path_factory.mktemp("data")
-    root = data / "msd_lastfm"
-    sd = root / "MSD_split"
-    sd.mkdir(parents=True)
-    for name in ("filtered_list_test.cP", "50tagList.txt"):
-        shutil.copyfile(real / name, sd / name)
-    test = [str(t) for t in load_py2_pickle(sd / "filtered_list_test.cP")[:N_TEST]]
-    train = [f"TRZZFIX{k:011d}" for k in range(N_TRAIN + N_VALID)]  # first N_TRAIN train, the rest valid
-    write_py2_list(sd / "filtered_list_train.cP", train)
-    rng = np.random.default_rng(0)
-    tags_of, audio_of = {}, {}
-    for k, tid in enumerate(train + test):
-        picks = {c: pool[(k // step) % len(pool)] for (c, pool), step in zip(POOLS.items(), (1, 3, 6, 12))}
-        tags_of[tid] = {t: float(rng.integers(1, 100)) for t in picks.values()}
-        # a 6.5-s 44.1-kHz preview (two 3-s segments) whose pitch follows the genre tag
-        f0 = {"rock": 220.0, "jazz": 330.0, "electronic": 495.0}[picks["genre"]]
-        t = np.arange(int(6.5 * 44100)) / 44100
-        audio_of[tid] = (0.3 * np.sin(2 * np.pi * f0 * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
-    write_lastfm_db(root / "lastfm_tags.db", tags_of)
-    to7d = {tid: 5_000_000 + k for k, tid in enumerate(train + test)}
-    write_pickle(sd / "MSD_id_to_7D_id.pkl", to7d)
-    write_pickle(sd / "7D_id_to_path.pkl", {d: f"{d % 10}/{d % 7}/{d}.clip.mp3" for d in to7d.values()})
-    for tid, y in audio_of.items():
-        d = to7d[tid]
-        path = root / "audio" / f"{d % 10}/{d % 7}/{d}.clip.mp3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, y, 44100, format="MP3")
-    rc = commands.main(["prepare", "msd_lastfm", "--root", str(root), "--workers", "1", "--no-progress"])
+    out = write_msd_root(shared_data, tmp_path_factory.mktemp("data"))
+    rc = commands.main(["prepare", "msd_lastfm", "--root", str(out["root"]), "--workers", "1", "--no-progress"])
     assert rc == 0
-    assert (root / "features" / "logmel_lee2020").is_dir()  # the cache follows --root
-    return {"data": data, "root": root, "train": train, "test": test, "tags_of": tags_of}
+    assert (out["root"] / "features" / "logmel_lee2020").is_dir()  # the cache follows --root
+    return out
 
 
 def _datamodule(msd_data, **kwargs):

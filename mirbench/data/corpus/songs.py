@@ -39,20 +39,19 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from mirbench.audio.features import frames_kim2022, mel_kim2022
+from mirbench.audio.features import mel_kim2022
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
-from mirbench.hdpgmm.data import CropPairDataset, frame_loader
+from mirbench.data.song_views import (check_view_args, index_loader, learning_subset, song_train_loader, song_view,
+                                     view_input_shape)
 from mirbench.io import save_npy
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
-VIEWS = ("frames52", "mel", "audio")
 MEL_FILE = "mel_kim2022.npy"
 AUDIO_SCALE = 32767.0  # the build stores int16
 
@@ -100,17 +99,6 @@ def _song_row(array, rows):  # the mel cache holds one row per song already
     return np.asarray(array[rows[0]], dtype=np.float32)[None]
 
 
-class _Indices(Dataset):
-    def __init__(self, indices: np.ndarray) -> None:
-        self.indices = np.asarray(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"index": torch.tensor(int(self.indices[i]))}
-
-
 class CorpusSongsDataModule(CorpusBuildDataModule):
     """Songs of the embedded corpus in one ``view`` (see the module docstring).
 
@@ -147,12 +135,8 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         build_workers: int | None = None,
     ) -> None:
         super().__init__()
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-        if view != "frames52" and crop_length is None:
-            raise ValueError(f"view {view!r} trains on random crops: set crop_length (KIM 216 frames, CLMR 59049 samples)")
-        if not 0.0 < train_fraction <= 1.0:
-            raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
+        check_view_args(view, crop_length)
+        learning_subset(np.arange(1), train_fraction, subset_seed)  # validates train_fraction
         self.save_hyperparameters()
         self._loaded = False
 
@@ -216,12 +200,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
 
     def train_indices(self) -> np.ndarray:
         """The songs the representation learns from: the train split, or a ``train_fraction`` subset of it."""
-        idx = self.song_indices("train")
-        if self.hparams.train_fraction >= 1.0:
-            return idx
-        n = max(int(round(self.hparams.train_fraction * len(idx))), 1)
-        rng = np.random.default_rng([self.hparams.subset_seed, 2022])
-        return np.sort(rng.choice(idx, n, replace=False))
+        return learning_subset(self.song_indices("train"), self.hparams.train_fraction, self.hparams.subset_seed)
 
     def songs(self, split: str | None = None, indices: Sequence[int] | None = None) -> SongView:
         """Songs in the current view (lazy, memory-mapped): all, one ``split``'s, or the given ``indices``."""
@@ -232,15 +211,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
 
     def song_from_audio(self, y: np.ndarray, sr: int = 22050) -> np.ndarray:
         """A song given as a mono 22,050-Hz waveform, in the current view (e.g. real GTZAN excerpts)."""
-        if sr != 22050:
-            raise ValueError(f"the corpus views are at 22,050 Hz, got audio at {sr} Hz")
-        y = np.asarray(y, dtype=np.float32)
-        view = self.hparams.view
-        if view == "frames52":
-            return frames_kim2022(y)
-        if view == "mel":
-            return mel_kim2022(y)[None]
-        return y
+        return song_view(y, self.hparams.view, sr)
 
     def song_splits(self) -> np.ndarray:
         """``(J,)`` str: train/valid/test of every song."""
@@ -270,29 +241,17 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
     @property
     def data_info(self) -> DataInfo:
         self.setup()
-        view = self.hparams.view
-        if view == "frames52":
-            shape = (int(np.load(self.path / "frames52.npy", mmap_mode="r").shape[-1]),)
-        elif view == "mel":
-            shape = (1, int(self.hparams.crop_length), 128)
-        else:
-            shape = (int(self.hparams.crop_length),)
+        dim = int(np.load(self.path / "frames52.npy", mmap_mode="r").shape[-1])
+        shape = view_input_shape(self.hparams.view, self.hparams.crop_length, dim)
         return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories, categories=T.CATEGORIES,
                         class_names=self.song_genres()[1], input_shape=shape, sample_rate=22050)
 
     # -- loaders ------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:
-        songs = self.songs(indices=self.train_indices())
-        bs, nw = int(self.hparams.batch_size), int(self.hparams.num_workers)
-        if self.hparams.view == "frames52":
-            return frame_loader(songs, bs, self.hparams.max_len, shuffle=True, num_workers=nw)
-        time_axis = 1 if self.hparams.view == "mel" else -1
-        pairs = CropPairDataset(songs, int(self.hparams.crop_length), time_axis=time_axis)
-        # drop_last: batch-norm and in-batch negatives need more than one song per batch
-        return DataLoader(pairs, batch_size=bs, shuffle=True, num_workers=nw, drop_last=len(pairs) > bs)
+        h = self.hparams
+        return song_train_loader(self.songs(indices=self.train_indices()), h.view, int(h.batch_size), h.max_len,
+                                 h.crop_length, int(h.num_workers))
 
     def test_dataloader(self) -> DataLoader:
-        """Indices of the test songs (``{"index"}`` batches): ``Trainer.test`` runs, the evaluation
-        callback (:class:`mirbench.evaluation.kimliem2022.KimLiem2022Evaluation`) does the work."""
-        test = self.song_indices("test")
-        return DataLoader(_Indices(test), batch_size=max(len(test), 1))
+        """Indices of the test songs: ``Trainer.test`` runs, the evaluation callback does the work."""
+        return index_loader(self.song_indices("test"))

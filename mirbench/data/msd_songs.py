@@ -1,0 +1,91 @@
+"""MSD songs for the representation learning of Kim & Liem (ISMIR 2022; the `real` profile of
+``benchmarks/tables/hdpgmm2022.yaml``).
+
+Card
+----
+What: the Million Song Dataset previews of the tagging split (jongpillee/music_dataset_split ``MSD_split``,
+read by :mod:`mirbench.data.msd_lastfm`). Kim & Liem learn from 213,354 MSD songs (REFERENCE.md 2.5,
+Table 1): the split's train and valid lists (201,680 + 11,774 ids, of which those with audio); the test
+list (28,435) is not learnt from (``learn_splits``). No labels are used.
+Views (:mod:`mirbench.data.song_views`): ``frames52`` and ``mel`` read the features cached by
+``mirbench prepare msd_lastfm --feature frames_kim2022`` (``mel_kim2022``); ``audio`` decodes the
+previews (7digital layout or ``<MSD id>.mp3``) at 22,050 Hz mono on access. Items without features or
+audio are left out with a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from mirbench.data.base import DataInfo
+from mirbench.data.msd_lastfm import MSD_TRAIN_SIZE, MSDLastfmDataModule
+from mirbench.data.song_views import (FeatureSongs, check_view_args, index_loader, learning_subset, song_train_loader,
+                                      song_view, view_feature_kwargs, view_input_shape)
+
+
+class MSDSongsDataModule(LightningDataModule):
+    """MSD previews as songs in one ``view`` (see the module docstring).
+
+    Args:
+        root, audio_root, cache_dir, train_size: as :class:`~mirbench.data.msd_lastfm.MSDLastfmDataModule`
+            (``cache_dir``: the view's feature cache, default ``<root>/features/<feature>``).
+        learn_splits: the MSD split lists learnt from (Kim & Liem: train and valid, 213k songs).
+        view, batch_size, max_len, crop_length, train_fraction, subset_seed, num_workers: as
+            :class:`~mirbench.data.corpus.songs.CorpusSongsDataModule` (Kim & Liem: HDPGMM batches of 1,024
+            songs cropped to 2,600 frames; KIM/CLMR 48 songs, crops of 216 mel frames / 59,049 samples).
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        audio_root: str | None = None,
+        cache_dir: str | None = None,
+        train_size: int = MSD_TRAIN_SIZE,
+        learn_splits: tuple[str, ...] = ("train", "valid"),
+        view: Literal["frames52", "mel", "audio"] = "frames52",
+        batch_size: int = 1024,
+        max_len: int | None = 2600,
+        crop_length: int | None = None,
+        train_fraction: float = 1.0,
+        subset_seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        check_view_args(view, crop_length)
+        learning_subset(np.arange(1), train_fraction, subset_seed)  # validates train_fraction
+        self.save_hyperparameters()
+        self.msd = MSDLastfmDataModule(root=root, audio_root=audio_root, cache_dir=cache_dir, tag_source="none",
+                                       train_size=train_size, normalize=False, **view_feature_kwargs(view))
+        self._songs: dict[str, FeatureSongs] = {}
+
+    def songs(self, split: str) -> FeatureSongs:
+        """The readable songs of one MSD split list, in the view (lazy)."""
+        if split not in self._songs:
+            self._songs[split] = FeatureSongs.of_split(self.msd, split, self.hparams.view)
+        return self._songs[split]
+
+    def learning_songs(self) -> FeatureSongs:
+        """The songs learnt from: ``learn_splits``, or a ``train_fraction`` subset of them."""
+        parts = [self.songs(s).rows for s in self.hparams.learn_splits]
+        rows = learning_subset(np.concatenate(parts), self.hparams.train_fraction, self.hparams.subset_seed)
+        return FeatureSongs(self.msd, rows, self.hparams.view)
+
+    def song_from_audio(self, y: np.ndarray, sr: int = 22050) -> np.ndarray:
+        return song_view(y, self.hparams.view, sr)
+
+    @property
+    def data_info(self) -> DataInfo:
+        return DataInfo(input_shape=view_input_shape(self.hparams.view, self.hparams.crop_length), sample_rate=22050)
+
+    def train_dataloader(self) -> DataLoader:
+        h = self.hparams
+        return song_train_loader(self.learning_songs(), h.view, int(h.batch_size), h.max_len, h.crop_length,
+                                 int(h.num_workers))
+
+    def test_dataloader(self) -> DataLoader:
+        """One batch of song indices: ``Trainer.test`` runs, the evaluation callback reads its own data sets."""
+        return index_loader(np.arange(1))

@@ -147,4 +147,17 @@ def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:
 
 
 FEATURES = {"logmel_lee2020": logmel_lee2020, "frames_kim2022": frames_kim2022, "mel_kim2022": mel_kim2022}
+
+
+def warm_up(*names: str, sr: int = 22050) -> None:
+    """Compute the named features (default: all) once on 3 s of noise, in this process, before forking workers.
+
+    librosa's numba kernels then compile, and write numba's on-disk cache, once. Workers that compile them at the
+    same time write the cache index concurrently and can leave it pointing at another signature's machine code:
+    every later process that loads it crashes with a segmentation fault (seen on a fresh install: the corpus
+    build's workers, then ``frames_kim2022`` in the evaluation). Forked workers inherit the compiled kernels.
+    """
+    y = (np.random.default_rng(0).standard_normal(3 * sr) * 0.1).astype(np.float32)
+    for name in names or tuple(FEATURES):
+        FEATURES[name](y, sr)
 """Feature extractors by name (``mirbench prepare --feature NAME``)."""

@@ -174,7 +174,8 @@ def _run_pool(tasks: list[tuple], workers: int, collect: Callable[[tuple], None]
 
 def _warm_up(fn: Callable, sr: int) -> None:
     """Run the feature once in the parent so forked workers inherit librosa's lazy imports and numba
-    compilations (several seconds per process otherwise)."""
+    compilations (several seconds per process otherwise; and workers compiling at once can corrupt numba's
+    on-disk cache, see :func:`mirbench.audio.features.warm_up`)."""
     try:
         fn(np.random.default_rng(0).standard_normal(sr).astype(np.float32) * 0.1, sr)
     except Exception:

@@ -95,7 +95,7 @@ class RealDownstream:
         songs, split = _split_songs(dm, view)
         names = tuple(dm.tag_names)
         return Downstream(name="mtat", songs=songs, split=split, tags=dm.table.tags[songs.rows], tag_names=names,
-                          tag_categories=("tag",) * len(names))
+                          tag_categories=("",) * len(names))  # MTAT tags have no categories
 
     def echonest(self, view: str) -> Downstream:
         """Items with features (or, on audio, with a file); users left without items are dropped."""

@@ -70,7 +70,7 @@ def component_tag_table(path: str | Path, n_components: int = N_TOP_COMPONENTS, 
     """One line per component: ``component, weight, share_of_songs, top_tags`` (``tag (category)``, by idf-weighted
     association over all songs), heaviest components first."""
     d = np.load(path)
-    names = [f"{t} ({c})" for t, c in zip(d["tag_names"], d["tag_categories"])]
+    names = [f"{t} ({c})" if c else str(t) for t, c in zip(d["tag_names"], d["tag_categories"])]
     long = top_component_tags(d["song_comp"], d["tags"], names, n_components, n_tags)
     dominant = np.bincount(d["song_comp"].argmax(1), minlength=d["song_comp"].shape[1])
     rows = []

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mirbench.audio.features import frames_kim2022, logmel_lee2020
+from mirbench.audio.features import frames_kim2022, logmel_lee2020, warm_up
 from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.dimsim import simulate_dimsim
 from mirbench.data.corpus.render import CLIP_SECONDS, SAMPLE_RATE, Renderer, clip_starts, plan_rendering
@@ -126,6 +126,7 @@ def build_corpus(out_dir: str | Path, params: CorpusParams = CorpusParams(), wor
     bar = tqdm(total=len(jobs), desc="corpus: render", unit="piece", disable=not progress)
     ctx = mp.get_context("fork")  # workers inherit the parsed modules; no __main__ guard needed
     _init_worker()
+    warm_up("logmel_lee2020", "frames_kim2022")  # numba kernels compiled (and cached) here, not by every worker
     with ctx.Pool(workers, initializer=_init_worker) if workers > 1 else _Serial() as pool:
         for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
             results.append(res)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from mirbench.audio.decode import load_audio
 from mirbench.audio.features import frames_kim2022, mel_kim2022
 from mirbench.hdpgmm.data import CropPairDataset, frame_loader
 
@@ -78,6 +79,7 @@ class FeatureSongs(Sequence):
         return cls(dm, rows, view).available()
 
     def available(self) -> FeatureSongs:
+        """These songs less those whose audio file is missing (``audio`` view; a decode error names the file)."""
         if self.view != "audio":
             return self
         audio = self.dm.table.audio
@@ -103,8 +105,6 @@ class FeatureSongs(Sequence):
             return [self[k] for k in range(*i.indices(len(self)))]
         row = int(self.rows[int(i)])
         if self.view == "audio":
-            from mirbench.audio.decode import load_audio
-
             return load_audio(self.dm.table.audio[row].path, sr=SAMPLE_RATE)
         x = np.asarray(self.dm.cache.load(self.dm.table.ids[row]), dtype=np.float32)
         return x[None] if self.view == "mel" else x

@@ -233,3 +233,23 @@ def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [path]
+
+
+ABLATIONS_TABLE = "hdpgmm2022_ablations"
+
+
+def figure3_of_ablations(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
+    """:func:`figure3` drawn into this table's folder from the runs recorded for the sibling table
+    ``hdpgmm2022_ablations`` under the same profile (``make table-hdpgmm2022_ablations`` makes them; the
+    repository ships them), so ``make table-hdpgmm2022`` shows Table 4 with both of the paper's figures."""
+    from mirbench.bench.records import load_records, records_frame
+    from mirbench.bench.spec import load_spec
+
+    profile = _profile(records_df)
+    ablations = load_spec(ABLATIONS_TABLE)
+    records = [r for r in load_records(ablations.id, profile, Path(out_dir).parent) if r.ok]
+    if not records:
+        warnings.warn(f"figure3: no {ABLATIONS_TABLE} runs under profile {profile!r} in {Path(out_dir).parent}; "
+                      f"`make table-{ABLATIONS_TABLE}` records them; skipped")
+        return []
+    return figure3(ablations, records_frame(records), out_dir, plot)

@@ -94,3 +94,23 @@ def test_figure3_reads_the_ablation_rows_by_id(tmp_path):
                   lambda r: {c.metric: 0.5 for c in spec.columns}, profile="ci")
     files = figure3(spec, df, tmp_path, spec.plots[0])
     assert files[0].name == "figure3.ci.png" and files[0].stat().st_size > 0
+
+
+def test_main_table_draws_figure3_from_the_ablation_runs(tmp_path):
+    """`make table-hdpgmm2022` draws Figure 3 from the runs recorded for hdpgmm2022_ablations."""
+    from mirbench.bench.records import RunRecord, write_record
+    from mirbench.evaluation.kimliem2022_plots import figure3_of_ablations
+
+    spec, ablations = load_spec("hdpgmm2022"), load_spec("hdpgmm2022_ablations")
+    plot = next(p for p in spec.plots if p.id == "figure3")
+    out_dir = tmp_path / "hdpgmm2022"
+    out_dir.mkdir()
+    df = _records([r.id for r in spec.rows], lambda r: {c.metric: 0.5 for c in spec.columns})
+    with pytest.warns(UserWarning, match="no hdpgmm2022_ablations runs under profile 'default'"):
+        assert figure3_of_ablations(spec, df, out_dir, plot) == []
+    for r in ablations.rows:
+        if not r.runs_from:
+            write_record(RunRecord(ablations.id, r.id, 0, "default", metrics={c.metric: 0.4 for c in ablations.columns}),
+                         tmp_path)
+    files = figure3_of_ablations(spec, df, out_dir, plot)
+    assert files == [out_dir / "figure3.png"] and files[0].stat().st_size > 0

@@ -148,7 +148,9 @@ def test_ismir2020_real_profile_runs_a_row_end_to_end(msd_data, tmp_path, monkey
     cfg = (results / "ismir2020" / "runs" / "real" / "triplet_disent_track__seed0.yaml").read_text()
     assert all(k in cfg for k in ("MSDLastfmDataModule", "sampling: triplets", "track_triplets: true",
                                   "reference_split: valid", "relevance: share_any"))
-    # the rest of `make table-ismir2020 DATA_ROOT=...`: render and check (published MSD numbers are known gaps)
+    # the rest of `make table-ismir2020 DATA_ROOT=...`: render and check
     assert bench_main(["table", "ismir2020", "--profile", "real", "--results", str(results)]) == 0
-    assert bench_main(["check", "ismir2020", "--profile", "real", "--results", str(results)]) == 0
-    assert "Triplet + track reg." in (results / "ismir2020" / "table.real.md").read_text()
+    md = (results / "ismir2020" / "table.real.md").read_text()
+    assert "Triplet + track reg." in md
+    # on MSD the published numbers are checked, not known gaps: a 4-step model misses them and `check` says so
+    assert "MISS" in md and bench_main(["check", "ismir2020", "--profile", "real", "--results", str(results)]) == 1

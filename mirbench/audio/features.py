@@ -147,6 +147,7 @@ def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:
 
 
 FEATURES = {"logmel_lee2020": logmel_lee2020, "frames_kim2022": frames_kim2022, "mel_kim2022": mel_kim2022}
+"""Feature extractors by name (``mirbench prepare --feature NAME``)."""
 
 
 def warm_up(*names: str, sr: int = 22050) -> None:
@@ -160,4 +161,3 @@ def warm_up(*names: str, sr: int = 22050) -> None:
     y = (np.random.default_rng(0).standard_normal(3 * sr) * 0.1).astype(np.float32)
     for name in names or tuple(FEATURES):
         FEATURES[name](y, sr)
-"""Feature extractors by name (``mirbench prepare --feature NAME``)."""

@@ -185,8 +185,8 @@ class TableSpec:
         if unknown := [r for r in wanted if r not in [r.id for r in self.rows]]:
             raise SpecError(f"{self.path}: rows: unknown row(s) {unknown}; known: {[r.id for r in self.rows]}")
         run_rows = {self.run_row(r) for r in wanted}
-        return [RunPlan(self.id, r.id, int(s), prof.name, self.base + prof.row_configs.get(r.id, r.configs) + prof.configs,
-                        r.overrides + prof.overrides,
+        return [RunPlan(self.id, r.id, int(s), prof.name,
+                        self.base + prof.row_configs.get(r.id, r.configs) + prof.configs, r.overrides + prof.overrides,
                         self.root) for r in self.rows if r.id in run_rows for s in (seeds or prof.seeds or self.seeds)]
 
 

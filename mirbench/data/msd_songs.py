@@ -23,8 +23,9 @@ from torch.utils.data import DataLoader
 
 from mirbench.data.base import DataInfo
 from mirbench.data.msd_lastfm import MSD_TRAIN_SIZE, MSDLastfmDataModule
-from mirbench.data.song_views import (FeatureSongs, check_view_args, index_loader, learning_subset, song_train_loader,
-                                      song_view, view_feature_kwargs, view_input_shape)
+from mirbench.data.song_views import (FeatureSongs, check_train_fraction, check_view_args, index_loader,
+                                      learning_subset, song_train_loader, song_view, view_feature_kwargs,
+                                      view_input_shape)
 
 
 class MSDSongsDataModule(LightningDataModule):
@@ -56,7 +57,7 @@ class MSDSongsDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         check_view_args(view, crop_length)
-        learning_subset(np.arange(1), train_fraction, subset_seed)  # validates train_fraction
+        check_train_fraction(train_fraction)
         self.save_hyperparameters()
         self.msd = MSDLastfmDataModule(root=root, audio_root=audio_root, cache_dir=cache_dir, tag_source="none",
                                        train_size=train_size, normalize=False, **view_feature_kwargs(view))

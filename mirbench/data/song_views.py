@@ -84,10 +84,12 @@ class FeatureSongs(Sequence):
             return self
         audio = self.dm.table.audio
         if not audio:
-            raise ValueError(f"{self.dm.dataset_id}: the audio view needs the data set's audio files; its table lists none")
+            raise ValueError(f"{self.dm.dataset_id}: the audio view needs the data set's audio files; "
+                             "its table lists none")
         ok = np.array([Path(audio[r].path).is_file() for r in self.rows], dtype=bool)
         if not ok.any():
-            raise FileNotFoundError(f"{self.dm.dataset_id}: none of {len(ok)} audio files exists, e.g. {audio[self.rows[0]].path}")
+            raise FileNotFoundError(f"{self.dm.dataset_id}: none of {len(ok)} audio files exists, "
+                                    f"e.g. {audio[self.rows[0]].path}")
         if not ok.all():
             warnings.warn(f"{self.dm.dataset_id}: {int((~ok).sum())} of {len(ok)} items have no audio file "
                           f"(e.g. {audio[self.rows[~ok][0]].path}); they are left out", stacklevel=3)
@@ -117,16 +119,21 @@ def check_view_args(view: str, crop_length: int | None) -> None:
 
 
 def view_input_shape(view: str, crop_length: int | None, dim: int = 52) -> tuple[int, ...]:
-    """``DataInfo.input_shape`` of a view: a frame ``(dim,)``, a mel crop ``(1, crop, 128)``, an audio crop ``(crop,)``."""
+    """``DataInfo.input_shape`` of a view: a frame ``(dim,)``, a mel crop ``(1, crop, 128)``, an audio crop
+    ``(crop,)``."""
     if check_view(view) == "frames52":
         return (int(dim),)
     return (1, int(crop_length), 128) if view == "mel" else (int(crop_length),)
 
 
-def learning_subset(indices: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A seeded ``fraction`` of the learning songs (Kim & Liem's corpus-size study: random subsets of MSD)."""
+def check_train_fraction(fraction: float) -> None:
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"train_fraction must be in (0, 1], got {fraction}")
+
+
+def learning_subset(indices: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A seeded ``fraction`` of the learning songs (Kim & Liem's corpus-size study: random subsets of MSD)."""
+    check_train_fraction(fraction)
     if fraction >= 1.0:
         return np.asarray(indices)
     n = max(int(round(fraction * len(indices))), 1)

@@ -45,8 +45,8 @@ from mirbench.audio.features import mel_kim2022
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
-from mirbench.data.song_views import (check_view_args, index_loader, learning_subset, song_train_loader, song_view,
-                                     view_input_shape)
+from mirbench.data.song_views import (check_train_fraction, check_view_args, index_loader, learning_subset,
+                                     song_train_loader, song_view, view_input_shape)
 from mirbench.io import save_npy
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
     ) -> None:
         super().__init__()
         check_view_args(view, crop_length)
-        learning_subset(np.arange(1), train_fraction, subset_seed)  # validates train_fraction
+        check_train_fraction(train_fraction)
         self.save_hyperparameters()
         self._loaded = False
 

@@ -116,6 +116,17 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
     return [csv, md, png]
 
 
+def _save(fig, handles, labels, spec, plot, default_id: str, profile: str, out_dir: Path, margin: float) -> Path:
+    """Shared legend below the panels, the plot's title, ``<plot id>[.<profile>].png``; closes the figure."""
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
+    fig.tight_layout(rect=(0, margin, 1, 1 - margin))
+    path = Path(out_dir) / f"{plot.id if plot is not None else default_id}{_suffix(profile)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _ours(records_df: pd.DataFrame, row: str, metric: str) -> tuple[float, float, int]:
     v = records_df[(records_df.row == row) & (records_df.metric == metric) & (records_df.status == "ok")].value
     v = v.astype(float).dropna()
@@ -148,13 +159,7 @@ def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) 
         ax.set_title(COLUMNS[col.id], fontsize=9)
     h1, l1 = axes[0][0].get_legend_handles_labels()
     h2, l2 = axes[0][0].figure.axes[-1].get_legend_handles_labels()
-    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.93))
-    path = out_dir / f"{plot.id if plot is not None else 'published_vs_ours'}{_suffix(profile)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, h1 + h2, l1 + l2, spec, plot, "published_vs_ours", profile, out_dir, margin=0.07)]
 
 
 def _published(ref, row: str, column: str) -> tuple[float, float]:
@@ -226,13 +231,8 @@ def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Pa
             ax.grid(alpha=0.3)
     h1, l1 = axes[0][0].get_legend_handles_labels()
     h2 = [plt.Line2D([], [], marker="s", ls="--", color="tab:orange")]
-    fig.legend(h1 + h2, l1 + ["published (MSD, Figure 3)"], loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
-    path = out_dir / f"{plot.id if plot is not None else 'figure3'}{_suffix(profile)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, h1 + h2, l1 + ["published (MSD, Figure 3)"], spec, plot, "figure3", profile, out_dir,
+                  margin=0.05)]
 
 
 ABLATIONS_TABLE = "hdpgmm2022_ablations"

@@ -1,9 +1,12 @@
-"""Atomic file writes: nothing is ever left half-written under its final name."""
+"""Safe files: atomic writes (nothing is ever left half-written under its final name), modes that follow the
+umask (group/world readable by default, as ``open()`` would create them), and an inter-process file lock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,15 +15,36 @@ from typing import Any, Iterator
 import numpy as np
 
 
+def umask() -> int:
+    """The process's umask (read without changing it for good)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new file under the umask (0644 with the usual 022)."""
+    return 0o666 & ~umask()
+
+
+def dir_mode() -> int:
+    """Mode of a new folder under the umask (0755 with the usual 022)."""
+    return 0o777 & ~umask()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    The final file gets the mode a plain ``open()`` would give it (``mkstemp`` alone makes it 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -40,3 +64,52 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Save an array atomically (readable later with ``np.load(..., mmap_mode='r')``)."""
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, array)
+
+
+class FileLock:
+    """An exclusive ``fcntl.flock`` on ``path`` (created if needed), held until :meth:`release` or process exit.
+
+    The kernel drops the lock when its holder dies (SIGKILL included), so a killed process never leaves a
+    stale lock. The holder writes ``host pid`` into the file, for messages naming who holds it.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self, block: bool = True) -> bool:
+        """Take the lock; with ``block=False`` return False at once when another process holds it."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """``host pid`` of the last holder, as it wrote it (best effort)."""
+        try:
+            text = self.path.read_text().strip()
+        except OSError:
+            text = ""
+        return f"process {text}" if text else "another process"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

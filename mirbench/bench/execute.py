@@ -30,7 +30,8 @@ MODES = ("inprocess", "subprocess")
 
 
 class RunStats(Callback):
-    """Writes fit time, steps, checkpoints, device and test metrics to ``path`` (JSON, rank 0).
+    """Keeps fit time, steps, checkpoints, device and test metrics in ``data`` (every rank) and writes them to
+    ``path`` (JSON, global rank 0).
 
     Also turns a non-finite training loss into an error, so a diverged run is recorded as failed.
     """
@@ -38,8 +39,10 @@ class RunStats(Callback):
     def __init__(self, path: str):
         self.path = str(path)
         self._t0 = 0.0
+        self.data: dict[str, Any] = {}
 
     def _update(self, trainer, **values: Any) -> None:
+        self.data.update(values)
         if not trainer.is_global_zero:
             return
         p = Path(self.path)
@@ -62,6 +65,10 @@ class RunStats(Callback):
         self._update(trainer, fit_time_s=time.perf_counter() - self._t0, steps=int(trainer.global_step),
                      best_ckpt=best or "", last_ckpt=last or "", device=_device(trainer),
                      world_size=int(trainer.world_size))
+        if trainer.is_global_zero:  # a finished fit's requeue checkpoints are stale: `test` must not restore them
+            for path in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"):
+                path.unlink(missing_ok=True)
+        trainer.strategy.barrier("mirbench_hpc_cleanup")
 
     def on_test_end(self, trainer, pl_module) -> None:
         self._update(trainer, test={k: _float(v) for k, v in trainer.callback_metrics.items()})
@@ -126,13 +133,12 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     stats_path = run_dir / STATS_FILE
     stats_path.unlink(missing_ok=True)
     args = cli_args(configs, overrides, seed, trainer_overrides)
-    try:
-        (_inprocess if mode == "inprocess" else _subprocess)(args, run_dir, stats_path)
+    try:  # in-process: this process's own stats (every rank has them), never a file another one wrote
+        stats = (_inprocess if mode == "inprocess" else _subprocess)(args, run_dir, stats_path)
     finally:  # a long in-process sweep must not accumulate models and GPU memory
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
     if "test" not in stats:
         raise RuntimeError(f"the run logged no test metrics ({stats_path} has no 'test' entry)")
     out = {k: (math.nan if v is None else float(v)) for k, v in stats["test"].items()}
@@ -140,17 +146,19 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     return out
 
 
-def _inprocess(args: list[str], run_dir: Path, stats_path: Path) -> None:
+def _inprocess(args: list[str], run_dir: Path, stats_path: Path) -> dict[str, Any]:
+    stats = RunStats(str(stats_path))
     cli = _cli(args + [f"--trainer.default_root_dir={run_dir}"],
-               trainer_defaults={"callbacks": [RunStats(str(stats_path))]}, save_config_kwargs={"overwrite": True})
+               trainer_defaults={"callbacks": [stats]}, save_config_kwargs={"overwrite": True})
     trainer = cli.trainer
     trainer.fit(cli.model, datamodule=cli.datamodule)
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None and ckpt.best_model_path else None
     trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
+    return stats.data
 
 
-def _subprocess(args: list[str], run_dir: Path, stats_path: Path) -> None:
+def _subprocess(args: list[str], run_dir: Path, stats_path: Path) -> dict[str, Any]:
     stats_args = ["--trainer.callbacks+=mirbench.bench.execute.RunStats", f"--trainer.callbacks.path={stats_path}"]
     _child("fit", args + [f"--trainer.default_root_dir={run_dir}"] + stats_args, run_dir / "fit.log")
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
@@ -161,6 +169,7 @@ def _subprocess(args: list[str], run_dir: Path, stats_path: Path) -> None:
     # its own root dir: LightningCLI refuses to overwrite the config.yaml that fit saved
     _child("test", args + [f"--trainer.default_root_dir={run_dir / 'test'}", f"--ckpt_path={ckpt}"] + stats_args,
            run_dir / "test.log")
+    return json.loads(stats_path.read_text()) if stats_path.is_file() else {}
 
 
 def _child(subcommand: str, args: list[str], log_path: Path) -> None:

@@ -2,14 +2,27 @@
 
 A run is skipped when its record exists with status ``ok`` and the same resolved-config SHA-256, so a killed
 sweep resumes where it stopped. A run that raises (or whose loss goes non-finite) is recorded ``failed`` with
-its error and the sweep goes on; failures are listed at the end. Under a multi-process Lightning job (DDP,
-SLURM) every rank runs the sweep and rank 0 writes the records.
+its error and the sweep goes on; failures are listed at the end.
+
+Concurrency: each run is trained under an exclusive file lock (``work/<profile>/<row>__seed<S>.lock``), so
+sweeps started side by side on one results folder (``mirbench run SPEC & mirbench run SPEC &``, one per GPU
+with ``CUDA_VISIBLE_DEVICES``) share the runs out: a run another process holds is deferred, and waited for at
+the end (then skipped if that process finished it). Records are written atomically from the process's own stats.
+``force`` moves the old records aside (``superseded/``) before anything trains, so a killed forced sweep
+leaves no old record to mix with new ones. An unwritable results folder is an error before any training.
+
+Under a multi-process Lightning job (DDP, SLURM) every rank runs the sweep; global rank 0 holds the locks and
+writes the records, and once the process group exists rank 0's decision to skip or run is broadcast, so the
+ranks always enter the same run. A run whose folder holds a requeue checkpoint (``hpc_ckpt_*.ckpt``, written by
+Lightning's SLURM support on ``SIGUSR1``) for the same config resumes from it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -17,15 +30,23 @@ from pathlib import Path
 from typing import Callable
 
 from mirbench.bench.execute import STATS_FILE, execute_run, human_command, resolve_config
-from mirbench.bench.records import (RunRecord, device_string, git_state, now, read_record, record_path, versions,
-                                    work_dir, write_record, write_runs_csv)
-from mirbench.bench.spec import RunPlan, TableSpec
+from mirbench.bench.records import (RunRecord, device_string, git_state, now, read_record, record_path, table_dir,
+                                    versions, work_dir, write_record, write_runs_csv)
+from mirbench.bench.spec import RunPlan, SpecError, TableSpec
+from mirbench.io import FileLock, write_json
+
+RUN_MARKER = "run.json"  # in the work folder: the config it belongs to (a requeue checkpoint is only reused for it)
+
+
+class ResultsNotWritable(SpecError):
+    """The results folder cannot take records or checkpoints; raised before any training."""
 
 
 @dataclass
 class SweepResult:
     done: list[RunRecord] = field(default_factory=list)  # run in this sweep (ok or failed)
     skipped: list[RunPlan] = field(default_factory=list)
+    superseded: list[Path] = field(default_factory=list)  # old records moved aside by ``force``
 
     @property
     def failed(self) -> list[RunRecord]:
@@ -42,72 +63,203 @@ class SweepResult:
         return "\n".join(lines)
 
 
+@dataclass
+class _Todo:
+    index: int
+    plan: RunPlan
+    cfg: str | None
+    sha: str
+    err: str
+    prev: RunRecord | None
+
+
 def _is_rank_zero() -> bool:
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
+def _multi_process(trainer_overrides: dict) -> bool:
+    """Whether this sweep may run as several ranks (then its ranks must visit the runs in one order)."""
+    for var in ("WORLD_SIZE", "SLURM_NTASKS"):
+        if os.environ.get(var, "1").strip().isdigit() and int(os.environ.get(var, "1")) > 1:
+            return True
+    devices, nodes = str(trainer_overrides.get("devices", "1")), int(trainer_overrides.get("num_nodes", 1) or 1)
+    return nodes > 1 or devices not in ("1", "[0]")
+
+
+def _agree(decision: bool) -> bool:
+    """Rank 0's decision on every rank once a process group exists (before that each rank decides alike)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return decision
+    box = [decision]
+    dist.broadcast_object_list(box, src=0)
+    return bool(box[0])
+
+
+def check_writable(folders: list[Path]) -> None:
+    """Raise :class:`ResultsNotWritable` naming the first folder where a file cannot be created."""
+    for d in folders:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=d, prefix=".mirbench-write-test."):
+                pass
+        except OSError as e:
+            raise ResultsNotWritable(f"cannot write to {d} ({e.strerror or e}); nothing was trained. Make it "
+                                     f"writable or choose another results folder (--results DIR or "
+                                     f"$MIRBENCH_RESULTS)") from None
+
+
+def _done(prev: RunRecord | None, sha: str) -> bool:
+    return prev is not None and prev.ok and bool(sha) and prev.config_sha256 == sha
+
+
+def _supersede(path: Path, superseded_dir: Path) -> list[Path]:
+    """Move a record (and its resolved config) to ``superseded_dir`` with a time stamp; returns the new paths."""
+    moved = []
+    stamp = now().replace(":", "")
+    for p in (path, path.with_suffix(".yaml")):
+        if p.is_file():
+            superseded_dir.mkdir(parents=True, exist_ok=True)
+            dest = superseded_dir / f"{p.stem}.{stamp}{p.suffix}"
+            os.replace(p, dest)
+            moved.append(dest)
+    return moved
+
+
 def run_table(spec: TableSpec, profile: str | None = None, rows: list[str] | None = None,
               seeds: list[int] | None = None, mode: str = "inprocess", trainer_overrides: dict | None = None,
               force: bool = False, results_root: Path | None = None,
               log: Callable[[str], None] = print) -> SweepResult:
-    """Run (or resume) the runs of ``spec.resolve(profile, rows, seeds)``; returns what ran and what was skipped."""
+    """Run (or resume) the runs of ``spec.resolve(profile, rows, seeds)``; returns what ran and what was skipped.
+
+    Raises :class:`ResultsNotWritable` (before any training) when the results folder cannot be written.
+    """
     plans = spec.resolve(profile, rows, seeds)
     trainer_overrides = {k: v for k, v in (trainer_overrides or {}).items() if v is not None}
+    zero, multi = _is_rank_zero(), _multi_process(trainer_overrides)
+    root = table_dir(spec.id, results_root)
+    if zero:
+        profiles = sorted({p.profile for p in plans})
+        check_writable([root] + [d / p for p in profiles for d in (root / "runs", root / "work")])
     # every skip is decided before any run, so all ranks of a multi-process job agree
     todo = []
-    for plan in plans:
+    for i, plan in enumerate(plans, 1):
         try:
             cfg, sha, err = *resolve_config(plan.config_paths, list(plan.overrides), plan.seed, trainer_overrides), ""
         except Exception as e:  # a bad config fails this run, not the sweep
             cfg, sha, err = None, "", f"config does not resolve: {type(e).__name__}: {e}"
         prev = read_record(record_path(spec.id, plan.profile, plan.row, plan.seed, results_root))
-        skip = not force and prev is not None and prev.ok and bool(sha) and prev.config_sha256 == sha
-        todo.append((plan, cfg, sha, err, prev, skip))
+        todo.append(_Todo(i, plan, cfg, sha, err, prev))
     result = SweepResult()
-    n = len(todo)
-    for i, (plan, cfg, sha, err, prev, skip) in enumerate(todo, 1):
-        tag = f"[{i}/{n}] {plan.row} seed={plan.seed}"
-        if skip:
-            log(f"{tag} skipped (done, config unchanged)")
-            result.skipped.append(plan)
-            continue
-        log(f"{tag} running{_why(prev, sha)}")
-        rec = _run_one(spec, plan, cfg, sha, err, prev, mode, trainer_overrides, results_root)
-        result.done.append(rec)
-        shown = [f"{c.metric}={rec.metrics[c.metric]:.4g}" for c in spec.columns if c.metric in rec.metrics][:3]
-        status = "ok" if rec.ok else f"FAILED: {rec.error.splitlines()[-1] if rec.error else ''}"
-        log(f"{tag} {status} {rec.wall_time_s:.1f} s {' '.join(shown)}".rstrip())
-    if _is_rank_zero():
+    if force and zero:  # all at once, before training: a killed forced sweep must not leave old records behind
+        for t in todo:
+            path = record_path(spec.id, t.plan.profile, t.plan.row, t.plan.seed, results_root)
+            result.superseded += _supersede(path, root / "superseded" / t.plan.profile)
+        if result.superseded:
+            log(f"--force: moved {len(result.superseded)} old record file(s) to {root / 'superseded'}")
+    run = _Sweep(spec, todo, mode, trainer_overrides, force, results_root, log, result, zero)
+    # one process: runs held by another sweep are deferred, then waited for; several ranks: one order, waiting
+    deferred = [t for t in todo if not run.attempt(t, block=multi)]
+    for t in deferred:
+        run.attempt(t, block=True)
+    if zero:
         write_runs_csv(spec.id, results_root)
     log(result.summary())
     return result
 
 
-def _why(prev: RunRecord | None, sha: str) -> str:
+@dataclass
+class _Sweep:
+    spec: TableSpec
+    todo: list[_Todo]
+    mode: str
+    trainer_overrides: dict
+    force: bool
+    results_root: Path | None
+    log: Callable[[str], None]
+    result: SweepResult
+    zero: bool
+
+    def attempt(self, t: _Todo, block: bool) -> bool:
+        """Skip or run ``t`` under its lock; False when another process holds it and ``block`` is off."""
+        plan, tag = t.plan, f"[{t.index}/{len(self.todo)}] {t.plan.row} seed={t.plan.seed}"
+        wd = work_dir(self.spec.id, plan.profile, plan.row, plan.seed, self.results_root)
+        lock = FileLock(wd.with_name(wd.name + ".lock")) if self.zero else None
+        waited = False
+        if lock is not None and not lock.acquire(block=False):
+            if not block:
+                self.log(f"{tag} deferred: {lock.holder()} is running it")
+                return False
+            self.log(f"{tag} waiting: {lock.holder()} is running it")
+            lock.acquire(block=True)
+            waited = True
+        try:
+            skip = not self.force and _done(t.prev, t.sha)
+            if self.zero and not skip:  # another sweep may have finished it meanwhile
+                latest = read_record(record_path(self.spec.id, plan.profile, plan.row, plan.seed, self.results_root))
+                if not self.force and _done(latest, t.sha):
+                    skip = True
+                    self.log(f"{tag} finished by another process" + (" while this one waited" if waited else ""))
+                t.prev = latest if latest is not None else t.prev
+            if _agree(skip):
+                self.log(f"{tag} skipped (done, config unchanged)")
+                self.result.skipped.append(plan)
+                return True
+            self.log(f"{tag} running{_why(t.prev, t.sha, self.force)}")
+            rec = _run_one(self.spec, t, wd, self.mode, self.trainer_overrides, self.results_root, self.zero,
+                           self.force)
+        finally:
+            if lock is not None:
+                lock.release()
+        self.result.done.append(rec)
+        shown = [f"{c.metric}={rec.metrics[c.metric]:.4g}" for c in self.spec.columns if c.metric in rec.metrics][:3]
+        status = "ok" if rec.ok else f"FAILED: {rec.error.splitlines()[-1] if rec.error else ''}"
+        self.log(f"{tag} {status} {rec.wall_time_s:.1f} s {' '.join(shown)}".rstrip())
+        return True
+
+
+def _why(prev: RunRecord | None, sha: str, force: bool) -> str:
+    if force:
+        return " (forced)"
     if prev is None:
         return ""
     if not prev.ok:
         return " (retry after failure)"
-    return " (config changed)" if prev.config_sha256 != sha else " (forced)"
+    return " (config changed)" if prev.config_sha256 != sha else ""
 
 
-def _run_one(spec: TableSpec, plan: RunPlan, cfg: str | None, sha: str, err: str, prev: RunRecord | None,
-             mode: str, trainer_overrides: dict, results_root: Path | None) -> RunRecord:
-    wd = work_dir(spec.id, plan.profile, plan.row, plan.seed, results_root)
-    zero = _is_rank_zero()
-    if zero:
+def _prepare_work_dir(wd: Path, sha: str, force: bool) -> bool:
+    """Empty the run's folder unless it holds a requeue checkpoint of the same config; True when resuming."""
+    marker = wd / RUN_MARKER
+    try:
+        same = json.loads(marker.read_text()).get("config_sha256") == sha and bool(sha)
+    except (OSError, ValueError):
+        same = False
+    resume = not force and same and any(wd.glob("hpc_ckpt_*.ckpt"))
+    if not resume:
         shutil.rmtree(wd, ignore_errors=True)
+    write_json(marker, {"config_sha256": sha, "pid": os.getpid(), "started": now()})
+    return resume
+
+
+def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: dict, results_root: Path | None,
+             zero: bool, force: bool) -> RunRecord:
+    plan, prev = t.plan, t.prev
+    if zero and _prepare_work_dir(wd, t.sha, force):
+        print(f"resuming {plan.row} seed={plan.seed} from its requeue checkpoint in {wd}", flush=True)
     sha_git, dirty = git_state()
     rec = RunRecord(table_id=spec.id, row=plan.row, seed=plan.seed, profile=plan.profile,
                     configs=list(plan.configs), overrides=list(plan.overrides), trainer_overrides=trainer_overrides,
-                    config_sha256=sha, git_sha=sha_git, git_dirty=dirty, versions=dict(versions()), mode=mode,
+                    config_sha256=t.sha, git_sha=sha_git, git_dirty=dirty, versions=dict(versions()), mode=mode,
                     command=human_command(list(plan.configs), list(plan.overrides), plan.seed, trainer_overrides),
                     started=now(), attempt=(prev.attempt + 1) if prev is not None and not prev.ok else 1)
     t0 = time.perf_counter()
-    if err:
-        rec.status, rec.error = "failed", err
+    stats: dict = {}
+    if t.err:
+        rec.status, rec.error = "failed", t.err
     else:
         try:
             rec.metrics = execute_run(plan.config_paths, list(plan.overrides), plan.seed, wd, trainer_overrides, mode)
@@ -120,9 +272,15 @@ def _run_one(spec: TableSpec, plan: RunPlan, cfg: str | None, sha: str, err: str
     rec.finished = now()
     if rec.ok:
         rec.metrics["wall_time_s"] = rec.wall_time_s
-    stats = wd / STATS_FILE
-    rec.device = json.loads(stats.read_text()).get("device", "") if stats.is_file() else ""
-    rec.device = rec.device or device_string()
+        stats = _read_stats(wd / STATS_FILE)
+    rec.device = stats.get("device", "") or device_string()
     if zero:
-        write_record(rec, results_root, cfg)
+        write_record(rec, results_root, t.cfg)
     return rec
+
+
+def _read_stats(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

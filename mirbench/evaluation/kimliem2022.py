@@ -187,10 +187,10 @@ def evaluate(
 class KimLiem2022Evaluation(Callback):
     """Runs :func:`evaluate` at the end of ``Trainer.test`` and logs its metrics.
 
-    The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP only global
-    rank 0 computes and logs. Args as :func:`evaluate`; the defaults are the paper's (64 draws of C for the
-    genre probe, 32 draws for the tagging probe, 5 item-kNN user splits, seed 2022). ``gtzan_mini``: add the
-    real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``, default ``<shared data>/gtzan_mini``;
+    The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP global rank 0
+    evaluates and broadcasts the metrics; every rank logs them. Args as :func:`evaluate`; the defaults are the
+    paper's (64 draws of C for the genre probe, 32 draws for the tagging probe, 5 item-kNN user splits, seed
+    2022). ``gtzan_mini``: add the real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``, default ``<shared data>/gtzan_mini``;
     ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
     (joblib; the same numbers).
     ``save_song_components``: write ``<trainer.log_dir>/song_components.npz`` for models with
@@ -220,11 +220,17 @@ class KimLiem2022Evaluation(Callback):
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.datamodule is None:
             raise RuntimeError("KimLiem2022Evaluation needs trainer.test(model, datamodule=...)")
-        if trainer.world_size > 1 and not trainer.is_global_zero:
-            return
-        save_dir = Path(trainer.log_dir or trainer.default_root_dir) if self.save_song_components else None
-        # the test loop runs under inference mode; the tagging probe trains with autograd
-        with torch.inference_mode(False), torch.enable_grad():
-            self.metrics = evaluate(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
+        from mirbench.evaluation.ddp import on_rank_zero
+
+        # every rank joins the collectives (``log_dir`` is a broadcast); rank 0 alone evaluates and broadcasts
+        log_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        save_dir = log_dir if self.save_song_components else None
+
+        def run() -> dict[str, float]:
+            # the test loop runs under inference mode; the tagging probe trains with autograd
+            with torch.inference_mode(False), torch.enable_grad():
+                return evaluate(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
+
+        self.metrics = on_rank_zero(trainer, run)
         for name, value in self.metrics.items():
-            pl_module.log(name, float(value), rank_zero_only=True)
+            pl_module.log(name, float(value))

@@ -1,0 +1,139 @@
+"""Fault drills for sweeps on the toy table (tests/bench/toy.py): concurrent sweeps, a killed forced sweep,
+an unwritable results folder, file modes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from toy import write_toy_table
+
+import mirbench.bench.runner as runner
+from mirbench.bench.commands import main
+from mirbench.bench.records import read_record, record_path, work_dir, write_record
+from mirbench.bench.runner import ResultsNotWritable, run_table
+from mirbench.bench.spec import load_spec
+from mirbench.io import FileLock, write_text
+
+HERE = Path(__file__).resolve().parent
+
+
+def _lock_of(results: Path, row: str) -> FileLock:
+    wd = work_dir("toy_table", "default", row, 0, results)
+    return FileLock(wd.with_name(wd.name + ".lock"))
+
+
+def test_a_run_held_by_another_process_is_deferred_then_skipped(tmp_path):
+    spec = load_spec(write_toy_table(tmp_path))
+    results, logs = tmp_path / "results", []
+    done = run_table(spec, rows=["slow"], results_root=results, log=lambda s: None).done[0]
+    path = record_path("toy_table", "default", "slow", 0, results)
+    path.unlink()  # as if the other sweep were still training it
+    other = _lock_of(results, "slow")
+    assert other.acquire(block=False)
+
+    def finish():  # the other sweep writes its record and lets go
+        time.sleep(1.0)
+        write_record(done, results)
+        other.release()
+
+    threading.Thread(target=finish).start()
+    out = run_table(spec, rows=["slow", "fast"], results_root=results, log=logs.append)
+    text = "\n".join(logs)
+    assert "[1/2] slow seed=0 deferred: process " in text
+    assert "[1/2] slow seed=0 waiting" in text and "finished by another process while this one waited" in text
+    assert [r.row for r in out.done] == ["fast"] and [p.row for p in out.skipped] == ["slow"]
+    assert text.index("fast seed=0 ok") < text.index("slow seed=0 waiting")  # it did not sit idle meanwhile
+
+
+def test_two_sweeps_at_once_train_each_run_once(tmp_path):
+    spec_path = write_toy_table(tmp_path)
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "mirbench.cli", "run", str(spec_path), "--results", str(results),
+           "--profile", "ci"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trained = sum(o.count(" ok ") for o in outs)
+    assert trained == 4, outs  # 2 rows x 2 seeds, each trained by exactly one of the two sweeps
+    for row in ("slow", "fast"):
+        for seed in (0, 1):
+            rec = read_record(record_path("toy_table", "ci", row, seed, results))
+            assert rec.ok and rec.metrics["steps"] == 2 and rec.wall_time_s >= rec.metrics["fit_time_s"] > 0
+    assert not list(results.rglob("*.tmp")) and not list(results.rglob(".*.tmp*"))
+
+
+def test_killed_forced_sweep_leaves_no_old_record(tmp_path, monkeypatch):
+    spec = load_spec(write_toy_table(tmp_path))
+    results, quiet = tmp_path / "results", (lambda s: None)
+    run_table(spec, rows=["slow", "fast"], results_root=results, log=quiet)
+    paths = {row: record_path("toy_table", "default", row, 0, results) for row in ("slow", "fast")}
+    old_fast = read_record(paths["fast"]).started
+    real, calls = runner.execute_run, []
+
+    def killed_at_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C / a kill while the second run trains
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "execute_run", killed_at_second)
+    logs = []
+    with pytest.raises(KeyboardInterrupt):
+        run_table(spec, rows=["slow", "fast"], force=True, results_root=results, log=logs.append)
+    assert "--force: moved 4 old record file(s)" in logs[0]
+    assert read_record(paths["slow"]).ok and not paths["fast"].exists()  # no old record left to mix in
+    assert len(list((results / "toy_table" / "superseded" / "default").glob("fast__seed0.*.json"))) == 1
+    monkeypatch.setattr(runner, "execute_run", real)
+    again = run_table(spec, rows=["slow", "fast"], results_root=results, log=quiet)
+    assert [r.row for r in again.done] == ["fast"] and read_record(paths["fast"]).started > old_fast
+    assert _lock_of(results, "fast").path.read_text().strip()  # the lock was taken (host pid)
+
+
+def test_unwritable_results_fail_before_training(tmp_path, monkeypatch, capsys):
+    spec = load_spec(write_toy_table(tmp_path))
+    results = tmp_path / "results"
+    (results / "toy_table").mkdir(parents=True)
+    write_text(results / "toy_table" / "runs", "not a folder\n")  # fails for root too, unlike a chmod
+    monkeypatch.setattr(runner, "execute_run", lambda *a, **k: pytest.fail("trained although nothing can be saved"))
+    with pytest.raises(ResultsNotWritable, match=r"cannot write to .*runs/default .*nothing was trained"):
+        run_table(spec, results_root=results, log=lambda s: None)
+    assert main(["run", str(spec.path), "--results", str(results)]) == 2
+    assert "mirbench run: error: cannot write to" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_results_fail_before_training(tmp_path, monkeypatch):
+    spec = load_spec(write_toy_table(tmp_path))
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    monkeypatch.setattr(runner, "execute_run", lambda *a, **k: pytest.fail("trained although nothing can be saved"))
+    try:
+        with pytest.raises(ResultsNotWritable, match="Permission denied"):
+            run_table(spec, results_root=results, log=lambda s: None)
+    finally:
+        results.chmod(0o755)
+
+
+@pytest.mark.parametrize("mask,file_mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_records_follow_the_umask(tmp_path, mask, file_mode):
+    spec = load_spec(write_toy_table(tmp_path))
+    old = os.umask(mask)
+    try:
+        run_table(spec, rows=["fast"], results_root=tmp_path / "r", log=lambda s: None)
+    finally:
+        os.umask(old)
+    path = record_path("toy_table", "default", "fast", 0, tmp_path / "r")
+    for p in (path, path.with_suffix(".yaml"), tmp_path / "r" / "toy_table" / "runs.csv"):
+        assert stat.S_IMODE(p.stat().st_mode) == file_mode, p
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o777 & ~mask

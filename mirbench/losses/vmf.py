@@ -23,7 +23,7 @@ mean is about 0.08 at kappa = 10, 0.34 at 50 and 0.73 at 200, so a kappa range s
 nearly uniform noise at d = 128. :func:`kappa_for_resultant` maps a target mean cosine r to kappa for
 a given d (Banerjee et al. 2005, JMLR 6, eq. 4.4: kappa ~ r (d - r^2) / (1 - r^2)); the vMF head
 (``mirbench.heads.vmf``) sets its range and initial value that way, e.g. r in [0.1, 0.95] with
-r = 0.5 at init, which at d = 128 is kappa in [13, 1250], init 85.
+r = 0.5 at init, which at d = 128 is kappa in [13, 1240], init 85.
 """
 
 from __future__ import annotations

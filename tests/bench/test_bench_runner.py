@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 from toy import SPEC_YAML, write_toy_table
 
@@ -83,10 +84,10 @@ def test_emit_slurm(tmp_path, capsys):
     assert main(["run", str(spec.path), "--profile", "ci", "--emit-slurm", str(out), "--devices", "2",
                  "--strategy", "ddp", "--accelerator", "gpu", "--sbatch", "time=01:00:00"]) == 0
     scripts = sorted(out.glob("*.sbatch"))
-    assert [s.name for s in scripts] == ["toy_table__fast__seed0.sbatch", "toy_table__fast__seed1.sbatch",
-                                         "toy_table__slow__seed0.sbatch", "toy_table__slow__seed1.sbatch"]
+    assert [s.name for s in scripts] == ["toy_table__ci.sbatch"]  # one job array per sweep
     text = scripts[0].read_text()
-    assert "#SBATCH --ntasks-per-node=2" in text and "#SBATCH --gres=gpu:2" in text
-    assert "#SBATCH --time=01:00:00" in text
-    assert "srun mirbench run" in text and "--rows fast --seeds 0 --profile ci --devices 2" in text
-    assert (out / "submit_all.sh").read_text().count("sbatch ") == 4
+    assert "#SBATCH --array=0-3" in text and "#SBATCH --ntasks-per-node=2" in text and "#SBATCH --gres=gpu:2" in text
+    assert "#SBATCH --time=01:00:00" in text and "#SBATCH --signal=SIGUSR1@90" in text and "#SBATCH --requeue" in text
+    assert f"srun {sys.executable.rsplit('/', 1)[0]}/mirbench run {spec.path}" in text
+    assert '--rows "$ROW" --seeds "$SEED" --profile ci --devices 2' in text
+    assert (out / "submit_all.sh").read_text().count("sbatch ") == 1

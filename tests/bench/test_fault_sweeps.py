@@ -52,6 +52,7 @@ def test_a_run_held_by_another_process_is_deferred_then_skipped(tmp_path):
     assert text.index("fast seed=0 ok") < text.index("slow seed=0 waiting")  # it did not sit idle meanwhile
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_once_train_each_run_once(tmp_path):
     spec_path = write_toy_table(tmp_path)
     results = tmp_path / "results"

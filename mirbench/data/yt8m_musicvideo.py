@@ -12,6 +12,9 @@ Card (full text in ``datasets/yt8m_mv/README.md``):
 - Licence: YouTube-8M features CC BY 4.0.
 - Split: ``train*`` files -> train; ``validate*`` files -> valid or test by a hash of the video id
   (50/50; our choice); ``test*`` files carry no labels, so only an id list reaches them (-> test).
+  An optional ``groups.csv`` (columns ``id``, ``group``) in the root makes the valid/test hash
+  that of the group, so videos of one group (the renderings of one piece in the embedded score-video
+  set) never straddle valid and test; without it, the split is the per-video one above.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.cache import FeatureCache
 from mirbench.audio.prepare import PrepareReport, _write_report
@@ -39,12 +42,28 @@ VIDEO_FEATURES = {"id": "byte", "labels": "int", "mean_rgb": "float", "mean_audi
 CONTEXT = {"id": "byte", "labels": "int"}
 FRAMES = {"rgb": "byte", "audio": "byte"}
 VIDEOS = "videos.csv"
+GROUPS = "groups.csv"
+
+
+class CorruptTFRecordError(RuntimeError):
+    """A TFRecord file that cannot be read; the message starts with the file's path."""
 
 
 def dequantize(x: np.ndarray, max_q: float = 2.0, min_q: float = -2.0) -> np.ndarray:
     """uint8 -> float32 as YouTube-8M's starter code: x * range / 255 + range / 512 + min."""
     rng = max_q - min_q
     return (np.asarray(x, dtype=np.float32) * (rng / 255.0) + (rng / 512.0 + min_q)).astype(np.float32)
+
+
+def quantize(x: np.ndarray, max_q: float = 2.0, min_q: float = -2.0) -> np.ndarray:
+    """float -> uint8, the exact inverse of :func:`dequantize`: the nearest of its 256 levels.
+
+    ``dequantize(quantize(x))`` is within half a step (range / 510) of ``x`` for x in [min_q, max_q],
+    and ``quantize(dequantize(q)) == q`` for every uint8 ``q``.
+    """
+    rng = max_q - min_q
+    q = np.rint((np.asarray(x, dtype=np.float64) - (rng / 512.0 + min_q)) * (255.0 / rng))
+    return np.clip(q, 0, 255).astype(np.uint8)
 
 
 def read_vocabulary(path: str | os.PathLike) -> dict[str, int]:
@@ -63,10 +82,23 @@ def iter_records(path: str | os.PathLike) -> Iterator[tuple[str, np.ndarray, np.
     """``(video id, labels, audio (T, 128), rgb (T, 1024))`` per record of a video- or frame-level file.
 
     Video level gives T = 1 (the means); frame level gives the dequantised per-second features.
+    Raises :class:`CorruptTFRecordError` (naming the file) when the file is missing, truncated or
+    not in either layout.
     """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CorruptTFRecordError(f"{path}: no such TFRecord file")
+    try:
+        yield from _records(path)
+    except CorruptTFRecordError:
+        raise
+    except Exception as e:  # the tfrecord package and protobuf raise many types on damaged files
+        raise CorruptTFRecordError(f"{path}: unreadable TFRecord ({type(e).__name__}: {e})") from e
+
+
+def _records(path: str) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     from tfrecord.reader import tfrecord_loader
 
-    path = str(path)
     first = next(iter(tfrecord_loader(path, None, None)), None)
     if first is None:
         return
@@ -74,19 +106,33 @@ def iter_records(path: str | os.PathLike) -> Iterator[tuple[str, np.ndarray, np.
         for r in tfrecord_loader(path, None, VIDEO_FEATURES):
             yield (_decode_id(r["id"]), np.asarray(r["labels"]), np.asarray(r["mean_audio"], np.float32)[None],
                    np.asarray(r["mean_rgb"], np.float32)[None])
-    else:
-        for ctx, seq in tfrecord_loader(path, None, CONTEXT, sequence_description=FRAMES):
-            audio = np.stack([np.frombuffer(bytes(b), np.uint8) for b in seq["audio"]])
-            rgb = np.stack([np.frombuffer(bytes(b), np.uint8) for b in seq["rgb"]])
-            yield _decode_id(ctx["id"]), np.asarray(ctx["labels"]), dequantize(audio), dequantize(rgb)
+        return
+    for ctx, seq in tfrecord_loader(path, None, CONTEXT, sequence_description=FRAMES):
+        audio = np.stack([np.frombuffer(bytes(b), np.uint8) for b in seq["audio"]])
+        rgb = np.stack([np.frombuffer(bytes(b), np.uint8) for b in seq["rgb"]])
+        if audio.shape[1:] != (128,) or rgb.shape[1:] != (1024,):
+            raise CorruptTFRecordError(f"{path}: frames of {audio.shape[1:]} audio / {rgb.shape[1:]} rgb bytes, "
+                                       "expected 128 / 1024")
+        yield _decode_id(ctx["id"]), np.asarray(ctx["labels"]), dequantize(audio), dequantize(rgb)
 
 
-def split_of(file_name: str, video_id: str) -> str:
+def split_of(file_name: str, video_id: str, group: str | None = None) -> str:
+    """``train*`` -> train; ``validate*`` -> valid/test by a hash of ``group`` (default: the video id)."""
     if file_name.startswith("train"):
         return "train"
     if file_name.startswith("validate"):
-        return "valid" if int(hashlib.sha1(video_id.encode()).hexdigest()[:8], 16) % 2 == 0 else "test"
+        key = video_id if group is None else group
+        return "valid" if int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 2 == 0 else "test"
     return "test"
+
+
+def read_groups(root: str | os.PathLike) -> dict[str, str]:
+    """``<root>/groups.csv`` (id, group) -> video id -> group; empty when the file is absent."""
+    p = Path(root) / GROUPS
+    if not p.is_file():
+        return {}
+    with open(p, newline="", encoding="utf-8") as f:
+        return {r["id"]: r["group"] for r in csv.DictReader(f)}
 
 
 def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: int | None = None,
@@ -94,7 +140,8 @@ def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: in
     """Write the selected videos' audio and rgb features to ``out_dir/{audio,rgb}`` caches (resumable).
 
     Selection: ``ids`` if given, else videos whose labels contain ``label_index``. Unreadable
-    TFRecord files are listed in ``failures.csv`` and skipped.
+    TFRecord files are listed in ``failures.csv`` and skipped. ``<root>/groups.csv``, when present,
+    gives each video's group (see :func:`split_of`).
     """
     from tqdm.auto import tqdm
 
@@ -103,6 +150,7 @@ def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: in
     files = sorted(Path(root).rglob("*.tfrecord"))
     audio, rgb = FeatureCache(out_dir / "audio", {"feature": "yt8m_audio"}), FeatureCache(out_dir / "rgb", {"feature": "yt8m_rgb"})
     videos = _read_videos(out_dir)
+    groups = read_groups(root)
     report = PrepareReport(out_dir=str(out_dir), feature="yt8m", total=0)
     for path in tqdm(files, unit="file", desc="prepare yt8m_mv", disable=not progress):
         try:
@@ -110,12 +158,13 @@ def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: in
                 if (vid not in ids) if ids is not None else (label_index not in labels.tolist()):
                     continue
                 report.total += 1
+                group = groups.get(vid)
+                videos[vid] = (split_of(path.name, vid, group), path.name, group or vid)
                 if vid in audio and vid in rgb:
                     report.cached += 1
                     continue
                 audio.put(vid, a.astype(np.float16))
                 rgb.put(vid, v.astype(np.float16))
-                videos[vid] = (split_of(path.name, vid), path.name)
                 report.computed += 1
         except Exception as e:  # a corrupt file must not stop the run; it is reported
             report.failures.append({"item_id": path.name, "path": str(path), "reason": f"{type(e).__name__}: {e}"})
@@ -127,19 +176,21 @@ def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: in
     return report
 
 
-def _read_videos(out_dir: Path) -> dict[str, tuple[str, str]]:
+def _read_videos(out_dir: Path) -> dict[str, tuple[str, str, str]]:
+    """``videos.csv`` -> id -> (split, file, group); files written before groups existed give group = id."""
     p = out_dir / VIDEOS
     if not p.is_file():
         return {}
-    return {r["id"]: (r["split"], r["file"]) for r in csv.DictReader(io.StringIO(p.read_text()))}
+    return {r["id"]: (r["split"], r["file"], r.get("group") or r["id"])
+            for r in csv.DictReader(io.StringIO(p.read_text()))}
 
 
-def _write_videos(out_dir: Path, videos: dict[str, tuple[str, str]]) -> None:
+def _write_videos(out_dir: Path, videos: dict[str, tuple[str, str, str]]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["id", "split", "file"])
-    for vid, (split, name) in sorted(videos.items()):
-        w.writerow([vid, split, name])
+    w.writerow(["id", "split", "file", "group"])
+    for vid, (split, name, group) in sorted(videos.items()):
+        w.writerow([vid, split, name, group])
     write_text(out_dir / VIDEOS, buf.getvalue())
 
 
@@ -163,21 +214,38 @@ def prepare(args):
 
 
 class YT8MMusicVideoDataModule(FeatureDataModule):
-    """Paired YouTube-8M features: batches ``{"audio": (B, [T,] 128), "video": (B, [T,] 1024), "track"}``.
+    """Paired YouTube-8M features, in one of two batch layouts.
 
-    Video-level features give ``(B, 128)``/``(B, 1024)``. Frame-level features give crops of
-    ``crop_frames`` seconds (random for training, centred otherwise), or the mean over frames when
-    ``crop_frames`` is None.
+    ``sequences=False`` (pairs): ``{"audio": (B, [T,] 128), "video": (B, [T,] 1024), "track": (B,)}``;
+    video-level features give ``(B, 128)``/``(B, 1024)``, frame-level ones crops of ``crop_frames``
+    seconds (random for training, centred otherwise), or the mean over frames when ``crop_frames``
+    is None.
+
+    ``sequences=True`` (the two-tower methods): per-second sequences of at most ``crop_frames``
+    seconds (all of them when None; a random window for training, the centred one otherwise),
+    zero-padded to the longest in the batch::
+
+        {"audio": (B, T, 128) float32, "rgb": (B, T, 1024) float32, "mask": (B, T) bool (True = padded second),
+         "lengths": (B,) int64, "item": (B,) int64 (index of the video within its split),
+         "group": (B,) int64 (code of the video's group, :meth:`group_names`), "track": (B,) int64 (table row)}
+
+    Evaluation loaders keep the split's order, so ``item`` indexes :meth:`item_groups` (the group of
+    each video of a split: renderings of one piece share one, which a "relaxed" R@k counts as hits).
     """
 
     dataset_id = "yt8m_mv"
+    audio_dim = 128
+    rgb_dim = 1024
 
     def __init__(self, root: str | None = None, cache_dir: str | None = None, crop_frames: int | None = None,
-                 batch_size: int = 256, num_workers: int = 0):
+                 batch_size: int = 256, num_workers: int = 0, sequences: bool = False):
         super().__init__(root=root, feature="yt8m", cache_dir=cache_dir, crop_frames=crop_frames,
                          batch_size=1 if crop_frames is None else batch_size, num_workers=num_workers,
                          eval_mode="center")
-        self.batch_size = batch_size  # crop_frames=None reduces items to means: equal shapes, any batch size
+        self.batch_size = batch_size  # crop_frames=None: means (pairs) or padded sequences; any batch size
+        self.sequences = bool(sequences)
+        self._row_group: np.ndarray | None = None
+        self._group_names: list[str] = []
 
     @property
     def cache(self) -> FeatureCache | None:
@@ -192,6 +260,9 @@ class YT8MMusicVideoDataModule(FeatureDataModule):
             raise FileNotFoundError(f"no prepared videos in {self.cache_dir}; run `mirbench prepare yt8m_mv --root ...`")
         ids = sorted(videos)
         splits = {s: [i for i, v in enumerate(ids) if videos[v][0] == s] for s in ("train", "valid", "test")}
+        self._group_names = sorted({videos[v][2] for v in ids})
+        code = {g: k for k, g in enumerate(self._group_names)}
+        self._row_group = np.array([code[videos[v][2]] for v in ids], dtype=np.int64)
         return Table(ids=ids, splits=splits)
 
     @property
@@ -200,10 +271,46 @@ class YT8MMusicVideoDataModule(FeatureDataModule):
 
         return DataInfo(input_shape=(self.crop_frames, 128) if self.crop_frames else (128,))
 
+    def group_names(self) -> list[str]:
+        """Group names; a batch's ``group`` codes index this list."""
+        self.table
+        return list(self._group_names)
+
+    def item_groups(self, split: str) -> np.ndarray:
+        """``(N_split,)`` int64 group code of each video of ``split``, in ``item`` order."""
+        self.table
+        return self._row_group[self.split_rows(split)]
+
+    def item_ids(self, split: str) -> list[str]:
+        """Video ids of ``split`` in ``item`` order."""
+        return [self.table.ids[int(r)] for r in self.split_rows(split)]
+
     def dataset(self, split: str, train: bool | None = None) -> Dataset:
         self.cache  # opens both caches
         train = (split == "train") if train is None else train
-        return PairDataset(self._cache, self._rgb, self.table.ids, self.split_rows(split), self.crop_frames, train)
+        rows = self.split_rows(split)
+        if self.sequences:
+            return SequenceDataset(self._cache, self._rgb, self.table.ids, rows, self._row_group, self.crop_frames,
+                                   train)
+        return PairDataset(self._cache, self._rgb, self.table.ids, rows, self.crop_frames, train)
+
+    def _loader(self, split: str) -> DataLoader:
+        if not self.sequences:
+            return super()._loader(split)
+        train = split == "train"
+        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=train,
+                          drop_last=train and len(self.split_rows(split)) > self.batch_size,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          collate_fn=collate_sequences)
+
+
+def _window(n: int, crop: int | None, train: bool) -> slice:
+    """The seconds an item contributes: all, or a ``crop``-second window (random in training, else centred)."""
+    if crop is None or n <= crop:
+        return slice(0, n)
+    slack = n - crop
+    s = int(torch.randint(0, slack + 1, ()).item()) if train else slack // 2
+    return slice(s, s + crop)
 
 
 class PairDataset(Dataset):
@@ -219,11 +326,44 @@ class PairDataset(Dataset):
         if self.crop is None:
             a, v = a.mean(0), v.mean(0)
         else:
-            n = min(len(a), len(v))
-            slack = max(n - self.crop, 0)
-            s = int(torch.randint(0, slack + 1, ()).item()) if self.train else slack // 2
-            a, v = _pad(a[s : s + self.crop], self.crop), _pad(v[s : s + self.crop], self.crop)
+            w = _window(min(len(a), len(v)), self.crop, self.train)
+            a, v = _pad(a[w], self.crop), _pad(v[w], self.crop)
         return {"audio": torch.from_numpy(a), "video": torch.from_numpy(v), "track": torch.tensor(row)}
+
+
+class SequenceDataset(Dataset):
+    """One video's per-second ``audio`` (T, 128) and ``rgb`` (T, 1024), with its split index and group."""
+
+    def __init__(self, audio: FeatureCache, rgb: FeatureCache, ids: list[str], rows: np.ndarray,
+                 row_group: np.ndarray, crop: int | None, train: bool):
+        self.audio, self.rgb, self.ids, self.rows = audio, rgb, ids, rows
+        self.row_group, self.crop, self.train = row_group, crop, train
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        row = int(self.rows[i])
+        a, v = (c.load(self.ids[row]) for c in (self.audio, self.rgb))
+        w = _window(min(len(a), len(v)), self.crop, self.train)
+        return {"audio": torch.from_numpy(np.array(a[w], dtype=np.float32)),
+                "rgb": torch.from_numpy(np.array(v[w], dtype=np.float32)),
+                "item": i, "group": int(self.row_group[row]), "track": row}
+
+
+def collate_sequences(items: list[dict]) -> dict[str, torch.Tensor]:
+    """Zero-pad a list of :class:`SequenceDataset` items to the longest; ``mask`` is True on padding."""
+    lengths = torch.tensor([len(x["audio"]) for x in items], dtype=torch.long)
+    t = int(lengths.max())
+    audio = torch.zeros(len(items), t, items[0]["audio"].shape[-1])
+    rgb = torch.zeros(len(items), t, items[0]["rgb"].shape[-1])
+    for k, x in enumerate(items):
+        audio[k, : len(x["audio"])] = x["audio"]
+        rgb[k, : len(x["rgb"])] = x["rgb"]
+    out = {"audio": audio, "rgb": rgb, "mask": torch.arange(t)[None, :] >= lengths[:, None], "lengths": lengths}
+    for key in ("item", "group", "track"):
+        out[key] = torch.tensor([x[key] for x in items], dtype=torch.long)
+    return out
 
 
 def _pad(x: np.ndarray, n: int) -> np.ndarray:

@@ -5,7 +5,8 @@ import pytest
 
 from mirbench.data import commands
 from mirbench.data.realformat import quantize, write_yt8m
-from mirbench.data.yt8m_musicvideo import YT8MMusicVideoDataModule, dequantize, iter_records, read_vocabulary
+from mirbench.data.yt8m_musicvideo import (CorruptTFRecordError, YT8MMusicVideoDataModule, _read_videos, dequantize,
+                                           iter_records, quantize, read_vocabulary, split_of)
 
 MUSIC = 14  # our fixture vocabulary's index of "Music video"
 
@@ -74,6 +75,63 @@ def test_prepare_selects_music_videos_and_pairs(yt_root, tmp_path):
     ids_file.write_text(train[1]["id"] + "\n")
     assert commands.main(args[:-1] + ["--cache-dir", str(tmp_path / "c2"), "--ids", str(ids_file), "--no-progress"]) == 0
     assert YT8MMusicVideoDataModule(root=str(root), cache_dir=str(tmp_path / "c2")).table.ids == [train[1]["id"]]
+
+
+def test_quantize_inverts_dequantize():
+    q = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(quantize(dequantize(q)), q)
+    x = np.linspace(-2, 2, 2001)
+    assert np.abs(dequantize(quantize(x)) - x).max() <= 2 / 255 + 1e-9  # half a step
+
+
+# split_of before groups existed (sha1 of the video id, even -> valid): the real data set's splits stay these
+PINNED = {"nXSc": "valid", "Ab3d": "test", "Va000": "test", "Va001": "valid", "Va002": "valid", "Va003": "test",
+          "Va004": "valid", "Va005": "test", "Va006": "valid", "Va007": "test", "zz9Q": "test", "-09K": "test"}
+
+
+def test_split_of_without_groups_is_unchanged():
+    assert {v: split_of("validate0042.tfrecord", v) for v in PINNED} == PINNED
+    assert {split_of("train0001.tfrecord", v) for v in PINNED} == {"train"}
+    assert {split_of("test0001.tfrecord", v) for v in PINNED} == {"test"}
+    # a group replaces the id as the hash key, so a group's videos share a split
+    assert {split_of("validate0000.tfrecord", v, "piece-7") for v in PINNED} == {split_of("validate0", "piece-7")}
+
+
+def test_groups_keep_a_groups_videos_in_one_split(yt_root, tmp_path):
+    root, level, train, valid = yt_root
+    (root / "groups.csv").write_text("id,group\n" + "".join(f"{v['id']},g{k // 4}\n" for k, v in enumerate(valid)))
+    cache = tmp_path / "cache"
+    assert commands.main(["prepare", "yt8m_mv", "--root", str(root), "--cache-dir", str(cache), "--no-progress"]) == 0
+    videos = _read_videos(cache)
+    for g in ("g0", "g1"):
+        members = [v for v in videos.values() if v[2] == g]
+        assert len(members) == 4 and len({m[0] for m in members}) == 1
+    assert all(videos[v["id"]][2] == v["id"] for v in train if MUSIC in v["labels"])  # no group: its own id
+
+
+def test_videos_csv_written_before_groups_still_reads(tmp_path):
+    (tmp_path / "videos.csv").write_text("id,split,file\nAb3d,test,validate0000.tfrecord\n")
+    assert _read_videos(tmp_path) == {"Ab3d": ("test", "validate0000.tfrecord", "Ab3d")}
+
+
+def test_sequence_batches(yt_root, tmp_path):
+    root, level, train, valid = yt_root
+    cache = tmp_path / "cache"
+    assert commands.main(["prepare", "yt8m_mv", "--root", str(root), "--cache-dir", str(cache), "--no-progress"]) == 0
+    dm = YT8MMusicVideoDataModule(root=str(root), cache_dir=str(cache), batch_size=4, sequences=True)
+    b = next(iter(dm.val_dataloader()))
+    t = 1 if level == "video" else 5
+    n = len(dm.split_rows("valid"))
+    assert b["audio"].shape == (min(4, n), t, 128) and b["rgb"].shape == (min(4, n), t, 1024)
+    assert not b["mask"].any() and b["lengths"].tolist() == [t] * min(4, n)
+    assert b["item"].tolist() == list(range(min(4, n))) and len(dm.item_groups("valid")) == n
+    assert len(dm.group_names()) == len(dm.table.ids)  # without groups.csv every video is its own group
+
+
+def test_unreadable_tfrecord_is_named(yt_root):
+    root, level, _, _ = yt_root
+    with pytest.raises(CorruptTFRecordError, match="train0001.tfrecord"):
+        list(iter_records(root / level / "train0001.tfrecord"))
 
 
 @pytest.mark.data

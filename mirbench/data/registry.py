@@ -38,6 +38,8 @@ DATASETS: dict[str, DatasetEntry] = {
                      "Echo Nest Taste Profile play counts on MSD tracks", True),
         DatasetEntry("yt8m_mv", "mirbench.data.yt8m_musicvideo", "YT8MMusicVideoDataModule", "yt8m",
                      "YouTube-8M music videos: paired audio/visual features"),
+        DatasetEntry("scorevideo", "mirbench.data.scorevideo.datamodule", "ScoreVideoDataModule", "yt8m",
+                     "embedded score videos (rendered corpus pieces) in YouTube-8M's frame-level layout"),
     ]
 }
 

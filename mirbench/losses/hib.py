@@ -33,8 +33,9 @@ def match_log_probs(z: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.
     dist = torch.cdist(z.transpose(0, 1).reshape(bz * k, -1), y.transpose(0, 1).reshape(by * ky, -1))
     logits = (-a * dist + b).reshape(bz, k, by, ky)
     norm = math.log(k * ky)
-    log_p = torch.logsumexp(F.logsigmoid(logits), dim=(1, 3)) - norm
-    log_q = torch.logsumexp(F.logsigmoid(-logits), dim=(1, 3)) - norm
+    log_sig = F.logsigmoid(logits)
+    log_p = torch.logsumexp(log_sig, dim=(1, 3)) - norm
+    log_q = torch.logsumexp(log_sig - logits, dim=(1, 3)) - norm  # log sigmoid(-x) = log sigmoid(x) - x
     return log_p, log_q
 
 

@@ -16,8 +16,8 @@ Solver: for two sets of n points with equal weights, W_p^p on the circle is the 
 cyclic shifts k of (1/n) sum_i d(u_(i), v_(i+k mod n))^p, u, v sorted and d the geodesic distance
 min(|a - b|, 1 - |a - b|) (an optimal plan between uniform n-point sets is a permutation, and one of
 the cyclically monotone ones, i.e. a shift, is optimal: Rabin, Delon, Gousseau 2011, "Transportation
-distances on the circle"). It is exact, batched over pairs and differentiable (sort, gather, min);
-it agrees with POT's binary-search solver to 1e-6 (tests/losses/test_ssw.py). Against the uniform
+distances on the circle"). It is exact and batched over pairs; the best shift is found without
+autograd and the gradient taken through that shift's cost (the gradient of a minimum); it agrees with POT's binary-search solver to 1e-6 (tests/losses/test_ssw.py). Against the uniform
 distribution, W_2^2 has Bonet's closed form (their Prop. 3; POT's
 ``semidiscrete_wasserstein2_unif_circle``): for sorted x with weights 1/n,
 sum x_i^2 / n - (sum x_i / n)^2 + sum x_i (1 - 1/n - 2 (i-1)/n) / n + 1/12.
@@ -52,16 +52,18 @@ def circle_coordinates(x: torch.Tensor, projections: torch.Tensor) -> torch.Tens
 
 
 def wasserstein_circle_equal(u: torch.Tensor, v: torch.Tensor, p: float = 2.0) -> torch.Tensor:
-    """W_p^p between equal-weight point sets u (..., n), v (..., n) of coordinates in [0, 1) -> (...)."""
+    """W_p^p between equal-weight point sets u (..., n), v (..., n) (broadcast) of coordinates in [0, 1) -> (...)."""
     n = u.shape[-1]
     if v.shape[-1] != n:
         raise ValueError(f"equal-size sets only, got {n} and {v.shape[-1]} points")
-    u, v = torch.sort(u, dim=-1).values, torch.sort(v, dim=-1).values
-    shift = (torch.arange(n, device=u.device)[:, None] + torch.arange(n, device=u.device)[None, :]) % n  # (k, i)
-    vs = v[..., shift]  # (..., k, n): v_(i + k)
-    diff = (u.unsqueeze(-2) - vs).abs()
-    geo = torch.minimum(diff, 1.0 - diff)
-    return (geo**p).mean(-1).min(-1).values
+    u, v = torch.broadcast_tensors(torch.sort(u, dim=-1).values, torch.sort(v, dim=-1).values)
+    with torch.no_grad():  # the best shift; the gradient of a minimum is that of its argmin term
+        shifted = torch.cat([v, v], dim=-1).unfold(-1, n, 1)[..., :n, :]  # (..., k, n): v_(i + k), a view
+        diff = (u.unsqueeze(-2) - shifted).abs_()
+        best = torch.minimum(diff, 1.0 - diff).pow_(p).mean(-1).argmin(-1, keepdim=True)  # (..., 1)
+    idx = (torch.arange(n, device=u.device) + best) % n
+    diff = (u - torch.gather(v, -1, idx)).abs()
+    return torch.minimum(diff, 1.0 - diff).pow(p).mean(-1)
 
 
 def ssw(x: torch.Tensor, y: torch.Tensor, projections: torch.Tensor, p: float = 2.0) -> torch.Tensor:

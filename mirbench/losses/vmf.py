@@ -159,15 +159,16 @@ def sample_vmf(mu: torch.Tensor, kappa: torch.Tensor, n_samples: int,
                generator: torch.Generator | None = None) -> torch.Tensor:
     """Reparameterised vMF draws: mu (..., d) unit, kappa (...) > 0 -> (n_samples, ..., d) unit vectors.
 
-    Differentiable in mu and kappa (see the module docstring); computed in float64, returned in mu's dtype.
+    Differentiable in mu and kappa (see the module docstring); the cosine to mu is drawn in float64,
+    the rest in mu's dtype.
     """
     d = mu.shape[-1]
     if d < 2:
         raise ValueError("vMF needs d >= 2")
     w = _sample_cosine(kappa, d, n_samples, generator).unsqueeze(-1)  # (S, ..., 1)
-    v = torch.randn((n_samples, *mu.shape[:-1], d - 1), dtype=torch.float64, generator=generator).to(mu.device)
-    v = F.normalize(v, dim=-1)
-    x = torch.cat([w, torch.sqrt((1.0 - w * w).clamp_min(0.0)) * v], dim=-1).to(mu.dtype)  # around e_1
+    v = torch.randn((n_samples, *mu.shape[:-1], d - 1), dtype=mu.dtype, generator=generator).to(mu.device)
+    v = F.normalize(v, dim=-1)  # the tangent direction needs no float64, the cosine near 1 does
+    x = torch.cat([w.to(mu.dtype), torch.sqrt((1.0 - w * w).clamp_min(0.0)).to(mu.dtype) * v], dim=-1)  # around e_1
     # Householder: H = I - 2 u u^T with u = (e_1 - mu) / |e_1 - mu| maps e_1 to mu
     e1 = torch.zeros_like(mu)
     e1[..., 0] = 1.0

@@ -21,7 +21,8 @@ from mirbench.data.scorevideo.features import audio_frames, piano_roll_frames
 from mirbench.data.yt8m_musicvideo import (CorruptTFRecordError, dequantize, iter_records, quantize,
                                            read_vocabulary)
 
-SMALL = dict(n_pieces=6, renderings=3, max_seconds=10, min_seconds=4, videos_per_shard=4, train_fraction=0.5)
+SMALL = dict(n_pieces=6, renderings=3, max_seconds=10, min_seconds=4, videos_per_shard=4, train_fraction=0.5,
+             single_fraction=0.17)  # one piece rendered once
 STEP = 4 / 255  # one YouTube-8M quantisation step
 
 
@@ -68,7 +69,9 @@ def test_build_layout_and_report(built):
     _, build, _ = built
     rep = json.loads((build / "report.json").read_text())
     assert rep["n_pieces_requested"] == 6 and rep["n_pieces"] + rep["n_failed"] == 6 and rep["n_pieces"] >= 5
-    assert rep["n_videos"] == 3 * rep["n_pieces"] and all(f["reason"] for f in rep["failed"])
+    assert rep["n_videos"] == 3 * rep["n_pieces"] - 2 * rep["n_single_pieces"]
+    assert all(f["reason"] for f in rep["failed"])
+    assert rep["n_single_pieces"] <= 1
     with open(build / "vocabulary.csv", newline="") as f:
         assert tuple(csv.DictReader(f).fieldnames) == VOCAB_COLUMNS
     assert "Music video" in read_vocabulary(build / "vocabulary.csv")
@@ -151,9 +154,21 @@ def test_splits_are_piece_disjoint(built):
         for g in dm.item_groups(split):
             assert split_of_group.setdefault(groups[g], split) == split
     assert split_of_group == {k: p["split"] for k, p in pieces.items()}
-    assert len(dm.table.ids) == 3 * len(pieces)  # distractors are not "Music video"
-    for p in pieces.values():
-        assert len(p["ids"].split()) == 3
+    sizes = sorted(len(p["ids"].split()) for p in pieces.values())
+    assert len(dm.table.ids) == sum(sizes)  # distractors are not "Music video"
+    assert set(sizes) <= {1, 3} and sizes.count(1) == json.loads((build / "report.json").read_text())["n_single_pieces"]
+
+
+def test_item_renderings_follow_item_order(built):
+    _, _, dm = built
+    rows = dm.item_renderings("test")
+    assert [r["id"] for r in rows] == dm.item_ids("test")
+    names = dm.group_names()
+    assert [r["piece_id"] for r in rows] == [names[g] for g in dm.item_groups("test")]
+    every = [r for s in ("train", "valid", "test") for r in dm.item_renderings(s)]
+    assert all((r["siblings"] == "0") == (r["tempo_gap"] == float("inf")) for r in every)
+    assert all(r["tempo_gap"] < 2 for r in every if r["siblings"] == "2")
+    assert any(r["siblings"] == "0" for r in every)
 
 
 def test_the_cli_prepares_the_build_as_a_youtube8m_copy(built, tmp_path, monkeypatch):

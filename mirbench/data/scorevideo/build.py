@@ -6,7 +6,8 @@ Layout of a build folder (a YouTube-8M copy as ``mirbench prepare yt8m_mv --root
     frame/train0000.tfrecord  SequenceExample: context id (4 characters), labels; feature lists
     frame/validate0000.tfrecord   rgb (1024 bytes) and audio (128 bytes) per second, uint8-quantised
     groups.csv                id, group: the piece each video renders (valid/test are split by group)
-    renderings.csv            id, piece_id, rendering, file, split, seconds, bpm, velocity, programs, drone
+    renderings.csv            id, piece_id, rendering, file, split, seconds, bpm, velocity, programs, drone,
+                              siblings (other renderings of the piece: 0 for the single_fraction controls)
     pieces.csv                piece_id, source, genre, split, ids
     scorevideo.json           parameters, counts, build time, size and sha256 of every file above
     report.json               pieces that failed to parse or render, with reasons
@@ -60,6 +61,7 @@ class ScoreVideoParams:
     train_fraction: float = 0.6  # of pieces, in train* files; the rest in validate* (valid/test by piece)
     videos_per_shard: int = 64
     seed: int = 0
+    single_fraction: float = 0.0  # of pieces rendered once: unambiguous controls for uncertainty checks
 
     @property
     def name(self) -> str:
@@ -85,15 +87,21 @@ def _init_worker() -> None:
     torch.set_num_threads(1)  # tiny FFTs: more threads per process only contend on 2 cores
 
 
-def _render_piece(job: tuple[int, PieceSpec, ScoreVideoParams]) -> dict:
-    """Worker: parse one piece and render it ``renderings`` times; errors come back as data."""
+def single_pieces(n_specs: int, params: ScoreVideoParams) -> set[int]:
+    """Indices of the pieces rendered once (``single_fraction`` of them, drawn from the seed)."""
+    rng = np.random.default_rng([params.seed, 13])
+    return set(rng.permutation(n_specs)[: int(round(params.single_fraction * n_specs))].tolist())
+
+
+def _render_piece(job: tuple[int, PieceSpec, ScoreVideoParams, int]) -> dict:
+    """Worker: parse one piece and render it ``n_renderings`` times; errors come back as data."""
     global _RENDERER
-    index, spec, params = job
+    index, spec, params, n_renderings = job
     try:
         piece = parse_piece(spec)
         _RENDERER = _RENDERER or ExcerptRenderer()
         out = []
-        for r in range(params.renderings):
+        for r in range(n_renderings):
             plan = plan_rendering(piece, spec.genre, np.random.default_rng([params.seed, index, r]))
             seconds = min(int(piece.length_ql * 60.0 / plan.bpm), params.max_seconds)
             if seconds < params.min_seconds:
@@ -131,7 +139,8 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
     t0 = time.time()
     specs = select_pieces(params.n_pieces, params.seed)
     held = assign_splits(specs, (params.train_fraction, 1.0 - params.train_fraction, 0.0), params.seed)
-    jobs = [(i, s, params) for i, s in enumerate(specs)]
+    singles = single_pieces(len(specs), params)
+    jobs = [(i, s, params, 1 if i in singles else params.renderings) for i, s in enumerate(specs)]
     workers = max(1, min(workers or mp.cpu_count(), len(jobs)))
     bar = tqdm(total=len(jobs), desc="scorevideo: render", unit="piece", disable=not progress)
     _init_worker()
@@ -156,6 +165,7 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
     try:
         counts = _write(tmp, specs, held, ok, params)
         report = {"n_pieces_requested": len(specs), "n_pieces": len(ok), "n_failed": len(failed),
+                  "n_single_pieces": sum(len(r["renderings"]) == 1 for r in ok),
                   **counts, "build_seconds": round(time.time() - t0, 1), "workers": workers, "failed": failed}
         write_json(tmp / "report.json", report)
         files = {str(p.relative_to(tmp)): _file_record(p) for p in sorted(tmp.rglob("*"))
@@ -177,6 +187,7 @@ def _write(tmp: Path, specs: list[PieceSpec], held: list[str], ok: list[dict], p
 
     rng = np.random.default_rng([params.seed, 11])
     n_videos = sum(len(r["renderings"]) for r in ok)
+    videos_of = {r["index"]: r["renderings"] for r in ok}
     kinds = {"train": [], "validate": []}
     for r in ok:
         kind = "train" if held[r["index"]] == "train" else "validate"
@@ -201,7 +212,7 @@ def _write(tmp: Path, specs: list[PieceSpec], held: list[str], ok: list[dict], p
                 rows.append({"id": vid, "piece_id": spec.piece_id, "rendering": k, "file": f"{FRAME_DIR}/{name}",
                              "split": split, "seconds": v["seconds"], "bpm": round(v["bpm"], 2),
                              "velocity": v["velocity"], "programs": " ".join(map(str, v["programs"])),
-                             "drone": int(v["drone"])})
+                             "drone": int(v["drone"]), "siblings": len(videos_of[index]) - 1})
                 pieces.setdefault(spec.piece_id, {"piece_id": spec.piece_id, "source": spec.source,
                                                   "genre": spec.genre, "split": split, "ids": []})["ids"].append(vid)
             label = DISTRACTOR_LABELS[shard % len(DISTRACTOR_LABELS)]

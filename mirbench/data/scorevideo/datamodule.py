@@ -8,9 +8,11 @@ through the real loader. See :mod:`mirbench.data.scorevideo` for the card.
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import logging
+import math
 from pathlib import Path
 
 from mirbench.audio.prepare import PrepareReport
@@ -81,8 +83,9 @@ class ScoreVideoDataModule(YT8MMusicVideoDataModule):
 
     Args:
         root: folder holding builds (default ``$MIRBENCH_DATA/scorevideo``).
-        n_pieces, renderings, max_seconds, train_fraction, seed, min_seconds, videos_per_shard: the build
-            (:class:`ScoreVideoParams`).
+        n_pieces, renderings, max_seconds, train_fraction, seed, min_seconds, videos_per_shard,
+            single_fraction: the build (:class:`ScoreVideoParams`); ``single_fraction`` of the pieces are
+            rendered once, unambiguous controls beside the ambiguous sibling renderings.
         crop_frames: seconds per example (None = whole videos, padded per batch).
         build_workers: processes for a first build (default: all cores).
     """
@@ -93,12 +96,13 @@ class ScoreVideoDataModule(YT8MMusicVideoDataModule):
                  renderings: int = ScoreVideoParams.renderings, max_seconds: int = ScoreVideoParams.max_seconds,
                  train_fraction: float = ScoreVideoParams.train_fraction, seed: int = ScoreVideoParams.seed,
                  min_seconds: int = ScoreVideoParams.min_seconds,
+                 single_fraction: float = ScoreVideoParams.single_fraction,
                  videos_per_shard: int = ScoreVideoParams.videos_per_shard, crop_frames: int | None = None,
                  batch_size: int = 64, num_workers: int = 0,
                  build_workers: int | None = None, sequences: bool = True):
         self.params = ScoreVideoParams(n_pieces=n_pieces, renderings=renderings, max_seconds=max_seconds,
                                        train_fraction=train_fraction, seed=seed, min_seconds=min_seconds,
-                                       videos_per_shard=videos_per_shard)
+                                       videos_per_shard=videos_per_shard, single_fraction=single_fraction)
         self.build_root, self.build_workers = root, build_workers
         super().__init__(root=str(scorevideo_dir(self.params, root)), crop_frames=crop_frames,
                          batch_size=batch_size, num_workers=num_workers, sequences=sequences)
@@ -119,6 +123,28 @@ class ScoreVideoDataModule(YT8MMusicVideoDataModule):
     def build_table(self):
         self.prepare_data()
         return super().build_table()
+
+    def item_renderings(self, split: str) -> list[dict]:
+        """Per video of ``split``, in ``item`` order: its ``renderings.csv`` row plus ``tempo_gap``.
+
+        ``siblings`` (other renderings of the same piece) > 0 marks an ambiguous video; ``tempo_gap`` =
+        min over those siblings of |ln(bpm / bpm')| (inf without siblings), a graded measure: close tempi
+        give near-identical rgb.
+        """
+        with open(self.root / "renderings.csv", newline="", encoding="utf-8") as f:
+            rows = {r["id"]: r for r in csv.DictReader(f)}
+        bpms: dict[str, list[float]] = {}
+        for r in rows.values():
+            bpms.setdefault(r["piece_id"], []).append(float(r["bpm"]))
+        out = []
+        for vid in self.item_ids(split):
+            r = dict(rows[vid])
+            own = float(r["bpm"])
+            others = list(bpms[r["piece_id"]])
+            others.remove(own)
+            r["tempo_gap"] = min((abs(math.log(own / b)) for b in others), default=math.inf)
+            out.append(r)
+        return out
 
 
 def prepare(args) -> PrepareReport:

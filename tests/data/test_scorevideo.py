@@ -224,3 +224,9 @@ def test_a_damaged_tfrecord_is_named(built, tmp_path, damage):
         dm.prepare_data()
     with pytest.raises(CorruptTFRecordError, match="nothere.tfrecord"):
         list(iter_records(tmp_path / "nothere.tfrecord"))
+
+
+@pytest.mark.parametrize("bad", [dict(renderings=0), dict(train_fraction=1.0), dict(min_seconds=40)])
+def test_params_are_checked(bad):
+    with pytest.raises(ValueError):
+        ScoreVideoParams(**bad)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from mirbench.data.corpus.build import assign_splits
@@ -63,6 +64,15 @@ class ScoreVideoParams:
     seed: int = 0
     single_fraction: float = 0.0  # of pieces rendered once: unambiguous controls for uncertainty checks
 
+    def __post_init__(self):
+        if self.renderings < 1 or self.n_pieces < 1:
+            raise ValueError(f"n_pieces and renderings must be >= 1, got {self.n_pieces}, {self.renderings}")
+        if not 0.0 < self.train_fraction < 1.0 or not 0.0 <= self.single_fraction <= 1.0:
+            raise ValueError(f"train_fraction must lie in (0, 1) and single_fraction in [0, 1], "
+                             f"got {self.train_fraction}, {self.single_fraction}")
+        if not 1 <= self.min_seconds <= self.max_seconds:
+            raise ValueError(f"need 1 <= min_seconds <= max_seconds, got {self.min_seconds}, {self.max_seconds}")
+
     @property
     def name(self) -> str:
         digest = hashlib.sha1(json.dumps({**asdict(self), "v": FORMAT_VERSION}, sort_keys=True).encode()).hexdigest()
@@ -82,8 +92,6 @@ _RENDERER: ExcerptRenderer | None = None
 
 
 def _init_worker() -> None:
-    import torch
-
     torch.set_num_threads(1)  # tiny FFTs: more threads per process only contend on 2 cores
 
 
@@ -143,18 +151,22 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
     jobs = [(i, s, params, 1 if i in singles else params.renderings) for i, s in enumerate(specs)]
     workers = max(1, min(workers or mp.cpu_count(), len(jobs)))
     bar = tqdm(total=len(jobs), desc="scorevideo: render", unit="piece", disable=not progress)
+    threads = torch.get_num_threads()
     _init_worker()
     results = []
-    if workers > 1:
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
-            for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
-                results.append(res)
+    try:
+        if workers > 1:
+            with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+                for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
+                    results.append(res)
+                    bar.update()
+        else:
+            for job in jobs:
+                results.append(_render_piece(job))
                 bar.update()
-    else:
-        for job in jobs:
-            results.append(_render_piece(job))
-            bar.update()
-    bar.close()
+    finally:
+        torch.set_num_threads(threads)  # the caller (a training run building on first use) keeps its threads
+        bar.close()
     results.sort(key=lambda r: r["index"])
     ok = [r for r in results if "error" not in r]
     failed = [{"piece_id": specs[r["index"]].piece_id, "reason": r["error"]} for r in results if "error" in r]

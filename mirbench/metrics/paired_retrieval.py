@@ -5,7 +5,7 @@ A is paired with item i of modality B; every A item queries all B items and vice
 mean(r_i) (lower is better), median rank = median(r_i). Ties with the paired item are counted
 against it by default (``ties="pessimistic"``: r_i = #{j : d_ij <= d_ii}), so a collapsed embedding
 gets rank N rather than a lucky one; ``"optimistic"`` = 1 + #{j : d_ij < d_ii}.
-Distances are computed over chunks of query rows (memory ``chunk_size x N``).
+Distances are computed over blocks of query and gallery rows (memory ``chunk_size x gallery_block``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mirbench.metrics.retrieval import as_tensor, prepare_gallery, row_scores
+from mirbench.metrics.retrieval import GALLERY_BLOCK, as_tensor, block_edges, prepare_gallery, row_scores
 
 
 @torch.no_grad()
@@ -26,11 +26,13 @@ def paired_ranks(
     chunk_size: int = 1024,
     ties: str = "pessimistic",
     device=None,
+    gallery_block: int = GALLERY_BLOCK,
 ) -> torch.Tensor:
     """1-based rank ``(N,)`` (int64, CPU) of ``gallery[i]`` among all of ``gallery`` for ``query[i]``.
 
     ``query`` ``(N, D)``, ``gallery`` ``(N, D)`` (same D, paired by row); ``distance``:
-    ``cosine`` | ``euclidean`` | ``dot``.
+    ``cosine`` | ``euclidean`` | ``dot``. Scores are computed in ``chunk_size x gallery_block`` blocks
+    (speed and memory only; a paired score is compared with the very product it came from).
     """
     if ties not in ("pessimistic", "optimistic"):
         raise ValueError(f"ties must be 'pessimistic' or 'optimistic', got {ties!r}")
@@ -40,16 +42,46 @@ def paired_ranks(
         raise ValueError(f"paired query and gallery must have the same shape, got {tuple(q.shape)} and {tuple(g.shape)}")
     g = g.to(q.dtype)
     g_sq = g.pow(2).sum(1) if distance == "euclidean" else None
-    n = q.shape[0]
-    out = []
-    for s in range(0, n, chunk_size):
-        e = min(s + chunk_size, n)
-        d = row_scores(q[s:e], g, distance, g_sq)
-        rows = torch.arange(e - s, device=d.device)
-        own = d[rows, rows + s][:, None]
-        rank = (d <= own).sum(1) if ties == "pessimistic" else (d < own).sum(1) + 1
-        out.append(rank.cpu())
+    out = [_chunk_ranks(q[s:s + chunk_size], g, s, distance, g_sq, ties, max(1, int(gallery_block))).cpu()
+           for s in range(0, q.shape[0], chunk_size)]
     return torch.cat(out).long()
+
+
+def _chunk_ranks(q: torch.Tensor, g: torch.Tensor, start: int, distance: str, g_sq: torch.Tensor | None,
+                 ties: str, block: int) -> torch.Tensor:
+    """Ranks of the queries ``q`` (rows ``start...`` of the query set), one gallery block at a time.
+
+    The paired scores are read from the very blocks that are counted (computed first and kept), so a
+    score is compared with its own bits whatever the GEMM does with other shapes.
+    """
+    nq = q.shape[0]
+    blocks = block_edges(g.shape[0], block)
+    held = {b: row_scores(q, g[b:e], distance, None if g_sq is None else g_sq[b:e])
+            for b, e in blocks if b < start + nq and e > start}
+    own = torch.empty(nq, 1, dtype=q.dtype, device=q.device)
+    for b, d in held.items():
+        cols = torch.arange(max(b, start), min(b + d.shape[1], start + nq), device=q.device)
+        own[cols - start, 0] = d[cols - start, cols - b]
+    buf = torch.empty(nq * max(e - b for b, e in blocks), dtype=q.dtype, device=q.device)
+    rank = torch.zeros(nq, dtype=torch.long, device=q.device)
+    for b, e in blocks:
+        d = held.pop(b, None)
+        if d is None:
+            out = buf[: nq * (e - b)].view(nq, e - b)
+            d = row_scores(q, g[b:e], distance, None if g_sq is None else g_sq[b:e], out=out)
+        # rows whose block minimum is beyond the paired score count nothing here (one cheap pass)
+        low = d.amin(1, keepdim=True)
+        rows = ((low <= own) if ties == "pessimistic" else (low < own)).squeeze(1).nonzero().squeeze(1)
+        if len(rows) == 0:
+            continue
+        sub, o = (d, own) if 2 * len(rows) > nq else (d[rows], own[rows])
+        beaten = (sub <= o) if ties == "pessimistic" else (sub < o)
+        count = beaten.view(torch.uint8).sum(1, dtype=torch.int32).long()  # a bool sum is slower
+        if sub is d:
+            rank += count
+        else:
+            rank[rows] += count
+    return rank if ties == "pessimistic" else rank + 1
 
 
 def rank_metrics(ranks, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:

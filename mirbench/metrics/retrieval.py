@@ -4,8 +4,8 @@ R@K = fraction of queries with at least one relevant item among their K nearest 
 itself excluded (Song et al. 2016; the K = 1, 2, 4, 8 of Lee et al.). torchmetrics' ``RetrievalRecall``
 is a different quantity (fraction of the relevant items retrieved); ``RetrievalHitRate`` is this one but
 needs the flat N x N score list, which is slow and memory-hungry for N = 30k
-(``benchmarks/perf/retrieval_speed.py``). Here the query x gallery distances are computed in chunks of
-rows and only the K nearest per row are kept.
+(``benchmarks/perf/retrieval_speed.py``). Here the query x gallery distances are computed in blocks of
+query and gallery rows that stay in cache, and only the K nearest per row are kept.
 
 Relevance for multi-hot tags ``(N, T)`` (``rule``; which one Lee et al. used is not known, REFERENCE 1.4):
 
@@ -25,7 +25,7 @@ differ between devices or BLAS builds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ import torch.nn.functional as F
 
 DISTANCES = ("euclidean", "cosine", "dot")
 RULES = ("share_any", "same_set", "share_in_category")
+GALLERY_BLOCK = 1024  # gallery rows per block: a 1024 x 1024 float32 score block (4 MiB) stays in cache
+_GROUP = 16  # entries per column group: minima over a (Q, 16, w/16) view are one vectorised pass
 
 
 def as_tensor(x, device=None, dtype=None) -> torch.Tensor:
@@ -64,16 +66,49 @@ def pairwise_distance(q: torch.Tensor, g: torch.Tensor, distance: str,
     return -(q @ g.T)
 
 
-def row_scores(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.Tensor | None = None) -> torch.Tensor:
+def row_scores(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.Tensor | None = None,
+               out: torch.Tensor | None = None) -> torch.Tensor:
     """``(Q, G)`` values that order each row like :func:`pairwise_distance` (smaller = nearer), in one GEMM.
 
     A per-row constant does not change a row's order, so ``euclidean`` drops ``|q|^2`` and
-    ``cosine`` the 1: ``|g|^2 - 2 q.g`` and ``-q.g``.
+    ``cosine`` the 1: ``|g|^2 - 2 q.g`` and ``-q.g``. ``out``: a contiguous ``(Q, G)`` buffer to write into.
+    Each entry is one length-D dot product: MKL and OpenBLAS give a block of a few hundred columns or
+    more the bits of the full-row product (tests check it up to float rounding at near-ties).
     """
     if distance == "euclidean":
         g_sq = g.pow(2).sum(1) if g_sq is None else g_sq
-        return torch.addmm(g_sq[None, :].to(q.dtype), q, g.T, alpha=-2.0)
-    return (q @ g.T).neg_()
+        bias = g_sq[None, :].to(q.dtype)
+        return torch.addmm(bias, q, g.T, alpha=-2.0) if out is None else torch.addmm(bias, q, g.T, alpha=-2.0, out=out)
+    d = q @ g.T if out is None else torch.mm(q, g.T, out=out)
+    return d.neg_()
+
+
+def block_edges(n: int, block: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``range(n)`` in blocks of ``block``; a last block under half a
+    block joins the one before it, so no product gets a sliver of a few columns (a GEMM takes another
+    kernel there, whose rounding may differ in the last bit)."""
+    block = max(1, int(block))
+    edges = list(range(0, n, block)) + [n]
+    if len(edges) > 2 and edges[-1] - edges[-2] < block // 2:
+        del edges[-2]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def gallery_blocks(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.Tensor | None = None,
+                   block: int = GALLERY_BLOCK) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(start, scores (Q, b))`` for the blocks :func:`block_edges` of the gallery, in gallery order.
+
+    The scores are :func:`row_scores` of ``q`` against ``g[start:start + b]``, written into one reused
+    buffer (valid until the next block): a block that stays in cache keeps the multiply near the GEMM
+    peak, where one full ``Q x G`` product is bound by the memory traffic of its output.
+    """
+    if distance == "euclidean" and g_sq is None:
+        g_sq = g.pow(2).sum(1)
+    edges = block_edges(g.shape[0], block)
+    buf = torch.empty(q.shape[0] * max(e - s for s, e in edges), dtype=q.dtype, device=q.device)
+    for s, e in edges:
+        out = buf[: q.shape[0] * (e - s)].view(q.shape[0], e - s)
+        yield s, row_scores(q, g[s:e], distance, None if g_sq is None else g_sq[s:e], out=out)
 
 
 def _topk_ordered(d: torch.Tensor, k: int) -> torch.Tensor:
@@ -91,6 +126,82 @@ def _topk_ordered(d: torch.Tensor, k: int) -> torch.Tensor:
     return idx
 
 
+def _merge(best_v: torch.Tensor, best_i: torch.Tensor, vals: torch.Tensor, idx: torch.Tensor,
+           k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k first of two (value, index)-ordered lists per row, where every ``idx`` is above every ``best_i``.
+
+    A stable sort by value of ``[best, new]`` keeps equal values in index order, so it is the
+    (value, index) order of the union.
+    """
+    v, i = torch.cat([best_v, vals], 1), torch.cat([best_i, idx], 1)
+    order = v.argsort(dim=1, stable=True)[:, :k]
+    return v.gather(1, order), i.gather(1, order)
+
+
+def _chunk_neighbours(q: torch.Tensor, g: torch.Tensor, k: int, distance: str, g_sq: torch.Tensor | None,
+                      self_start: int | None, block: int) -> torch.Tensor:
+    """The k nearest ``(Q, k)`` in (value, index) order of each ``q`` row among ``g``, one gallery block at a time.
+
+    Exactly the selection of :func:`_topk_ordered` on the full row. After the first block, only entries
+    strictly below a row's current k-th value can enter (an equal one has a larger index and loses the
+    tie); they are few, and found through the minima of column groups (:func:`_block_candidates`)
+    instead of a top-k over the whole block.
+    """
+    nq = q.shape[0]
+    best_v = best_i = None
+    for s, d in gallery_blocks(q, g, distance, g_sq, block):
+        w = d.shape[1]
+        if self_start is not None:
+            lo, hi = max(s - self_start, 0), min(s + w - self_start, nq)
+            if lo < hi:
+                r = torch.arange(lo, hi, device=d.device)
+                d[r, r + (self_start - s)] = float("inf")
+        found = None
+        if best_v is not None and best_v.shape[1] == k and w % _GROUP == 0:
+            found = _block_candidates(d, best_v[:, -1:])
+        if found is None:  # first block, or too many candidates: a top-k of the block
+            idx = _topk_ordered(d, min(k, w))
+            vals, idx = d.gather(1, idx), idx + s
+            best_v, best_i = (vals, idx) if best_v is None else _merge(best_v, best_i, vals, idx, k)
+            continue
+        rows, vals, cols = found
+        if len(rows):
+            best_v[rows], best_i[rows] = _merge(best_v[rows], best_i[rows], vals, cols + s, k)
+    return best_i
+
+
+def _block_candidates(d: torch.Tensor, tau: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Entries of the block ``d`` ``(Q, w)`` that can beat ``tau`` ``(Q, 1)``: ``(rows (R,), values (R, c),
+    columns (R, c))``, columns ascending per row, non-candidates padded with +inf; None when there are many.
+
+    Column group j holds columns j, j + w/16, ...; only groups whose minimum is below ``tau`` are read.
+    """
+    nq, w = d.shape
+    ng = w // _GROUP
+    gmin = d.view(nq, _GROUP, ng).amin(1)  # (Q, ng)
+    hit = gmin < tau
+    n_hit = hit.sum(1)
+    rows = n_hit.nonzero().squeeze(1)
+    if len(rows) == 0:
+        return rows, d.new_empty(0, 0), rows.new_empty(0, 0)
+    c = int(n_hit[rows].max())
+    if 4 * c * _GROUP > w:
+        return None
+    # the hit groups of each row in ascending order, then slots past the row's count (not valid)
+    hit = hit[rows]
+    slot = torch.where(hit, hit.cumsum(1) - 1, c)
+    gj = torch.zeros(len(rows), c + 1, dtype=torch.long, device=d.device)
+    gj.scatter_(1, slot, torch.arange(ng, device=d.device).expand(len(rows), -1))
+    gj = gj[:, :c]
+    valid = torch.arange(c, device=d.device)[None, :] < n_hit[rows][:, None]
+    # (R, 16, c): for group columns sorted ascending, j1 + ng t < j2 + ng t < j1 + ng (t + 1): ascending
+    cols = (gj[:, None, :] + ng * torch.arange(_GROUP, device=d.device)[None, :, None]).reshape(len(rows), -1)
+    vals = d.view(-1)[(rows[:, None] * w + cols)]
+    vals = vals.masked_fill(~valid[:, None, :].expand(-1, _GROUP, -1).reshape(len(rows), -1), float("inf"))
+    return rows, vals, cols
+
+
 @torch.no_grad()
 def nearest_neighbours(
     embeddings,
@@ -99,11 +210,13 @@ def nearest_neighbours(
     chunk_size: int = 1024,
     exclude_self: bool = True,
     device=None,
+    gallery_block: int = GALLERY_BLOCK,
 ) -> torch.Tensor:
     """The ``k`` nearest neighbours ``(N, k)`` (int64, on the CPU) of every row of ``embeddings`` ``(N, D)``.
 
-    Computed over chunks of ``chunk_size`` query rows (memory ``chunk_size x N``); ordered by
-    (distance, index); ``exclude_self`` drops the query from its own list.
+    Computed over chunks of ``chunk_size`` query rows and ``gallery_block`` gallery rows (memory
+    ``chunk_size x gallery_block``); ordered by (distance, index); ``exclude_self`` drops the query
+    from its own list. The block sizes change the speed, never the result.
     """
     emb = prepare_gallery(as_tensor(embeddings, device), distance)
     n = emb.shape[0]
@@ -116,11 +229,8 @@ def nearest_neighbours(
     out = []
     for s in range(0, n, chunk_size):
         e = min(s + chunk_size, n)
-        d = row_scores(emb[s:e], emb, distance, g_sq)
-        if exclude_self:
-            rows = torch.arange(e - s, device=d.device)
-            d[rows, rows + s] = float("inf")
-        out.append(_topk_ordered(d, k).cpu())
+        out.append(_chunk_neighbours(emb[s:e], emb, k, distance, g_sq, s if exclude_self else None,
+                                     gallery_block).cpu())
     return torch.cat(out)
 
 
@@ -185,13 +295,15 @@ def recall_at_k(
     category: str | None = None,
     empty: str = "skip",
     device=None,
+    gallery_block: int = GALLERY_BLOCK,
 ) -> dict[int, float]:
     """DML Recall@K ``{k: value in [0, 1]}`` of ``embeddings`` ``(N, D)`` against themselves.
 
     ``relevance``: labels ``(N,)`` or multi-hot tags ``(N, T)`` with ``rule`` (module docstring);
     ``distance``: ``euclidean`` | ``cosine`` | ``dot``; K larger than N - 1 is clipped to N - 1.
     ``empty``: ``"skip"`` leaves out queries that have no relevant item, ``"miss"`` counts them as 0.
-    Returns NaN for every K when no query can be scored.
+    Returns NaN for every K when no query can be scored. ``chunk_size`` x ``gallery_block``: the score
+    block (speed and memory only, :func:`nearest_neighbours`).
     """
     if empty not in ("skip", "miss"):
         raise ValueError(f"empty must be 'skip' or 'miss', got {empty!r}")
@@ -202,7 +314,7 @@ def recall_at_k(
     n = len(rel)
     if as_tensor(embeddings).shape[0] != n:
         raise ValueError(f"{as_tensor(embeddings).shape[0]} embeddings but {n} relevance rows")
-    nn = nearest_neighbours(embeddings, max(ks), distance, chunk_size, device=device)
+    nn = nearest_neighbours(embeddings, max(ks), distance, chunk_size, device=device, gallery_block=gallery_block)
     hits = torch.zeros(len(ks), dtype=torch.long)
     for s in range(0, n, chunk_size):
         q = torch.arange(s, min(s + chunk_size, n))

@@ -1,10 +1,12 @@
 """Decode audio and cache features for a list of items, on all cores, resumable.
 
 ``prepare_features(items, out_dir, feature_fn)`` decodes each item (:func:`load_audio`), computes
-``feature_fn(y, sr)`` and stores it in a :class:`FeatureCache`. Files that are missing or do not
-decode are skipped and listed in ``out_dir/failures.csv`` and ``out_dir/report.json``; nothing is
-skipped silently and one bad file never stops the run. Items already in the cache are not
-recomputed, so re-running after an interruption (or after fixing bad files) resumes.
+``feature_fn(y, sr)`` and stores it in a :class:`FeatureCache`. Files that are missing (an item of the
+data set's index or split lists that is not on disk) or do not decode are skipped, counted and named on
+the terminal (:meth:`PrepareReport.summary`) and listed in ``out_dir/failures.csv`` and
+``out_dir/report.json``; nothing is skipped silently and one bad file never stops the run. Items already
+in the cache are not recomputed, so re-running after an interruption (or after fixing bad files) resumes.
+Pool workers exit with their parent, so a killed ``prepare`` leaves none behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +49,8 @@ class AudioItem:
 
 @dataclass
 class PrepareReport:
-    """What a :func:`prepare_features` run did. ``failures``: dicts with item_id, path, reason."""
+    """What a :func:`prepare_features` run did. ``failures``: dicts with item_id, path, reason; ``missing``: those
+    of them whose file is not on disk (an item of the index or split lists absent)."""
 
     out_dir: str
     feature: str
@@ -54,6 +58,8 @@ class PrepareReport:
     computed: int = 0
     cached: int = 0
     failures: list[dict] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the data set's own checks found (e.g. a genre short)
     elapsed_s: float = 0.0
     decode_s: float = 0.0  # summed over workers: time spent decoding
     feature_s: float = 0.0  # summed over workers: time spent computing features
@@ -68,11 +74,25 @@ class PrepareReport:
         return self.computed / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
     def summary(self) -> str:
-        return (
-            f"{self.feature}: {self.computed} computed, {self.cached} already cached, {self.failed} failed "
-            f"of {self.total} in {self.elapsed_s:.1f} s ({self.clips_per_s:.2f} clips/s on {self.workers} workers)"
+        text = (
+            f"{self.feature}: {self.computed} computed, {self.cached} already cached, {self.failed} failed"
+            + (f" ({len(self.missing)} of them not on disk)" if self.missing else "")
+            + f" of {self.total} in {self.elapsed_s:.1f} s ({self.clips_per_s:.2f} clips/s on {self.workers} workers)"
             + (f"; failures listed in {Path(self.out_dir) / FAILURES}" if self.failed else "")
         )
+        if self.missing:
+            names = [m["item_id"] for m in self.missing]
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            text += f"\nnot on disk ({len(names)}): {', '.join(names[:10])}{more}"
+        return "\n".join([text] + [f"warning: {n}" for n in self.notes])
+
+
+def add_notes(report: PrepareReport, notes: list[str]) -> PrepareReport:
+    """Add a data set's own findings (what is missing that no item names) to the report and its JSON."""
+    if notes:
+        report.notes += list(notes)
+        _write_report(report)
+    return report
 
 
 def prepare_features(
@@ -107,6 +127,10 @@ def prepare_features(
 
     todo = []
     for it in items:
+        if not os.path.exists(it.path) and it.item_id not in cache:
+            report.missing.append({"item_id": it.item_id, "path": it.path, "reason": "file not found"})
+            report.failures.append(report.missing[-1])
+            continue
         # an indexed entry counts only if its array is still there; an unindexed array is adopted
         if (it.item_id in cache and (cache.root / cache.entry(it.item_id).file).is_file()) or cache.adopt(it.item_id):
             report.cached += 1
@@ -198,6 +222,20 @@ def _init_worker() -> None:
 
     torch.set_num_threads(1)  # one process per core; no oversubscription
     warnings.filterwarnings("ignore")
+    exit_with_parent()
+
+
+def exit_with_parent(poll_s: float = 0.5) -> None:
+    """In a pool worker: exit as soon as the parent is gone (killed, even by SIGKILL), instead of waiting
+    forever on a task queue that no one will fill. A daemon thread watches the parent's pid."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _compute(task: tuple) -> tuple:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.audio.prepare import AudioItem
+from mirbench.audio.prepare import AudioItem, add_notes
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.paths import dataset_dir
-from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split
+from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split, present_only
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 AUDIO_EXTS = (".au", ".wav", ".flac")
@@ -60,13 +60,38 @@ def audio_items(root: str | os.PathLike) -> list[AudioItem]:
     return [AudioItem(t, str(p)) for t, p in find_tracks(root).items()]
 
 
+def absent_tracks(root: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """What a copy lacks: ``(ids, notes)``. ``ids``: excerpts named by ``<root>/GTZAN_split/*_filtered.txt``, or
+    by ``datasets/gtzan/index.csv`` when the copy looks complete (>= 500 excerpts), that are not on disk.
+    ``notes``: for a subset without lists (e.g. gtzan_mini), genres with fewer excerpts than most genres
+    have (GTZAN is balanced; the missing names cannot be known there)."""
+    from collections import Counter
+
+    root = Path(root)
+    found = find_tracks(root)
+    expected: set[str] = set()
+    if (root / "GTZAN_split" / "train_filtered.txt").is_file():
+        expected |= {t for ts in gtzan_split(root / "GTZAN_split").values() for t in ts}
+    if len(found) >= 500:
+        expected |= {f"{g}.{n:05d}" for g in GENRES for n in range(100)}
+    counts = Counter(genre_of(t) for t in found)
+    usual = Counter(counts.get(g, 0) for g in GENRES).most_common(1)[0][0]
+    notes = [] if expected else [
+        f"genres/{g}: {counts.get(g, 0)} excerpts where most genres have {usual} ({usual - counts.get(g, 0)} "
+        f"missing; without GTZAN_split lists their names are unknown)" for g in GENRES if counts.get(g, 0) < usual]
+    return sorted(expected - set(found)), notes
+
+
 def prepare(args):
     """``mirbench prepare gtzan --root DIR``: features of every excerpt on disk."""
     root = dataset_dir("gtzan", args.root)
     items = audio_items(root)
     if not items:
         raise SystemExit(f"no GTZAN excerpts (genres/<genre>/<genre>.000NN.au|wav) under {root}")
-    return prepare_items("gtzan", items, args, "frames_kim2022")
+    absent, notes = absent_tracks(root)
+    # absent paths are reported by prepare_features (not on disk: by name and count)
+    items += [AudioItem(t, str(genres_dir(root) / genre_of(t) / f"{t}.au")) for t in absent]
+    return add_notes(prepare_items("gtzan", items, args, "frames_kim2022"), notes)
 
 
 def stratified_split(track_ids: list[str], fractions=(0.5, 0.25, 0.25), seed: int = 0) -> dict[str, list[str]]:
@@ -113,7 +138,8 @@ class GTZANDataModule(FeatureDataModule):
                     f"GTZAN split lists not found in {self.split_dir}: get GTZAN_split/ from "
                     "github.com/jongpillee/music_dataset_split and pass split_dir, or use split='stratified'"
                 )
-            lists = gtzan_split(self.split_dir)
+            lists = present_only(gtzan_split(self.split_dir), tracks, f"GTZAN split lists in {self.split_dir}",
+                                 stacklevel=4)
         else:
             lists = stratified_split(list(tracks), seed=self.seed)
         ids = sorted({t for ts in lists.values() for t in ts} & set(tracks))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,39 @@ def load_py2_pickle(path: str | os.PathLike) -> Any:
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:
-    """Non-empty, stripped lines of a text file."""
-    return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Non-empty, stripped lines of a text file; an empty or non-UTF-8 file is a ValueError naming it."""
+    path = Path(path)
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); expected one id or path "
+                         f"per line") from None
+    if not lines:
+        raise ValueError(f"{path}: empty list (no id or path in it)")
+    return lines
+
+
+def _nonempty(ids: list, path: str | os.PathLike) -> list:
+    if not ids:
+        raise ValueError(f"{path}: empty split list (no id in it)")
+    return ids
+
+
+def present_only(lists: dict[str, list[str]], present: Collection[str], source: str | os.PathLike,
+                 what: str = "tracks", stacklevel: int = 2) -> dict[str, list[str]]:
+    """``lists`` without the ids not in ``present``, warning with the counts per split and the first ids.
+
+    ``source`` names the lists in the message (e.g. their folder). Returns the filtered lists.
+    """
+    out = {s: [t for t in ids if t in present] for s, ids in lists.items()}
+    gone = {s: len(lists[s]) - len(out[s]) for s in lists if len(out[s]) < len(lists[s])}
+    if gone:
+        missing = [t for ids in lists.values() for t in ids if t not in present]
+        counts = ", ".join(f"{n} of {len(lists[s])} {s}" for s, n in gone.items())
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        warnings.warn(f"{source}: {counts} {what} of the split lists are not on disk and are left out "
+                      f"({', '.join(missing[:5])}{more})", stacklevel=stacklevel)
+    return out
 
 
 def msd_split(
@@ -43,9 +76,9 @@ def msd_split(
     The train pickle holds train then valid: its first 201,680 ids are train, the rest valid.
     ``train_pickle=None`` gives only the test split. ``train_size`` exists for small fixtures.
     """
-    out = {"test": [str(t) for t in load_py2_pickle(test_pickle)]}
+    out = {"test": _nonempty([str(t) for t in load_py2_pickle(test_pickle)], test_pickle)}
     if train_pickle is not None:
-        ids = [str(t) for t in load_py2_pickle(train_pickle)]
+        ids = _nonempty([str(t) for t in load_py2_pickle(train_pickle)], train_pickle)
         if len(ids) <= train_size:
             raise ValueError(
                 f"{train_pickle} holds {len(ids)} ids; the published file holds {MSD_TRAIN_SIZE + MSD_VALID_SIZE} "
@@ -64,7 +97,7 @@ def mtat_split(split_dir: str | os.PathLike) -> dict[str, list[str]]:
     split_dir = Path(split_dir)
     out = {}
     for split in ("train", "valid", "test"):
-        paths = load_py2_pickle(split_dir / f"{split}_list_pub.cP")
+        paths = _nonempty(load_py2_pickle(split_dir / f"{split}_list_pub.cP"), split_dir / f"{split}_list_pub.cP")
         out[split] = [str(p)[: -len(".npy")] + ".mp3" if str(p).endswith(".npy") else str(p) for p in paths]
     return out
 

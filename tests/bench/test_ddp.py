@@ -25,7 +25,8 @@ from mirbench.data.base import DataInfo
 
 HERE = Path(__file__).resolve().parent
 INFO = DataInfo(tag_names=("g0", "g1", "g2", "g3", "m0", "m1", "m2", "m3"),
-                tag_categories=("genre",) * 4 + ("mood",) * 4, categories=("genre", "mood"), input_shape=(8,))
+                tag_categories=("genre",) * 4 + ("mood",) * 4,
+                categories=("genre", "mood"), input_shape=(8,))
 
 
 def _items(n_tracks: int, clips: int, seed: int) -> list[dict]:
@@ -34,7 +35,8 @@ def _items(n_tracks: int, clips: int, seed: int) -> list[dict]:
     tags[np.arange(n_tracks), rng.integers(0, 4, n_tracks)] = 1
     tags[np.arange(n_tracks), 4 + rng.integers(0, 4, n_tracks)] = 1
     return [{"x": torch.tensor(tags[t] + 0.5 * rng.normal(size=8), dtype=torch.float32),
-             "tags": torch.from_numpy(tags[t]), "track": torch.tensor(t)} for t in range(n_tracks) for _ in range(clips)]
+             "tags": torch.from_numpy(tags[t]), "track": torch.tensor(t)}
+            for t in range(n_tracks) for _ in range(clips)]
 
 
 class TagData(LightningDataModule):

@@ -34,7 +34,7 @@ from mirbench.data.corpus.dimsim import simulate_dimsim
 from mirbench.data.corpus.render import CLIP_SECONDS, SAMPLE_RATE, Renderer, clip_starts, plan_rendering
 from mirbench.data.corpus.score import PieceParseError, parse_piece
 from mirbench.data.corpus.sources import PieceSpec, select_pieces
-from mirbench.io import write_json
+from mirbench.io import dir_mode, write_json
 
 FORMAT_VERSION = 3
 
@@ -62,6 +62,14 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def _init_pool_worker() -> None:
+    """A pool worker: one thread, and gone with its parent (a killed build leaves no worker behind)."""
+    from mirbench.audio.prepare import exit_with_parent
+
+    _init_worker()
+    exit_with_parent()
 
 
 def _render_piece(args: tuple[int, PieceSpec, CorpusParams]) -> dict:
@@ -127,7 +135,7 @@ def build_corpus(out_dir: str | Path, params: CorpusParams = CorpusParams(), wor
     ctx = mp.get_context("fork")  # workers inherit the parsed modules; no __main__ guard needed
     _init_worker()
     warm_up("logmel_lee2020", "frames_kim2022")  # numba kernels compiled (and cached) here, not by every worker
-    with ctx.Pool(workers, initializer=_init_worker) if workers > 1 else _Serial() as pool:
+    with ctx.Pool(workers, initializer=_init_pool_worker) if workers > 1 else _Serial() as pool:
         for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
             results.append(res)
             bar.update()
@@ -139,6 +147,7 @@ def build_corpus(out_dir: str | Path, params: CorpusParams = CorpusParams(), wor
         raise RuntimeError(f"corpus build produced no piece; first failures: {failed[:3]}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(dir_mode())  # mkdtemp makes it 0700; the corpus is for every user of the machine
     try:
         _write(tmp, specs, splits, ok, params)
         report = _report(specs, ok, failed, params, time.time() - t0)

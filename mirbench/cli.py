@@ -161,6 +161,9 @@ def _training(args: list[str], from_argv: bool) -> int:
     from mirbench.lightning_cli import CheckpointNotFoundError, MirbenchCLI
 
     kwargs: dict[str, Any] = {}
+    if args and args[0] in ("validate", "test", "predict"):
+        # without a logger a fit saved config.yaml in default_root_dir: a later `test` there must not refuse
+        kwargs["save_config_kwargs"] = {"config_filename": f"config_{args[0]}.yaml", "overwrite": True}
     if _wants_suite(args):
         # jsonargparse gives subcommand parsers the main parser's formatter
         kwargs["parser_kwargs"] = {"default_env": False, "formatter_class": _raw_epilog(),
@@ -202,12 +205,12 @@ def _bench(args: list[str]) -> int:
         return 2
     sys.path.insert(0, str(PROJECT_ROOT))
     module = importlib.import_module(COMMANDS["bench"][0])
-    names = getattr(module, "BENCHMARKS", ())
+    names = list(module.discover() if hasattr(module, "discover") else getattr(module, "BENCHMARKS", ()))
     if any(a in ("-h", "--help") for a in args):
-        print(f"usage: mirbench bench [name ...]\n\n{COMMANDS['bench'][1]}; all of them by default.\n\n"
-              f"names: {', '.join(names)}")
+        print(f"usage: mirbench bench [--full] [name ...]\n\n{COMMANDS['bench'][1]}; all of them by default "
+              f"(--full: the long runs).\n\nnames: {', '.join(names)}")
         return 0
-    unknown = [a for a in args[1:] if a not in names]
+    unknown = [a for a in args[1:] if not a.startswith("-") and a not in names]
     if unknown:
         print(f"mirbench bench: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
         return 2

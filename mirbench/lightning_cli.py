@@ -128,7 +128,8 @@ def _same_run(ckpt_dir: Path, model: str | None, data: str | None) -> bool:
 
 
 def _best_in(ckpt_dir: Path) -> Path | None:
-    """The best checkpoint recorded by ModelCheckpoint's state in ``last.ckpt``, else the only other checkpoint."""
+    """The best checkpoint recorded by ModelCheckpoint's state in ``last.ckpt``, else the newest other one
+    (without a monitor Lightning's "best" is the latest save)."""
     import torch
 
     lasts = sorted(ckpt_dir.glob("last*.ckpt"), key=lambda f: f.stat().st_mtime)
@@ -142,7 +143,7 @@ def _best_in(ckpt_dir: Path) -> Path | None:
                     if candidate.is_file():
                         return candidate
     others = [f for f in ckpt_dir.glob("*.ckpt") if not f.name.startswith("last")]
-    return others[0] if len(others) == 1 else None
+    return max(others, key=lambda f: f.stat().st_mtime) if others else None
 
 
 def saved_checkpoint(trainer: Trainer, which: str, model: str | None = None,

@@ -117,6 +117,22 @@ def test_ckpt_path_best_and_last_in_a_new_cli(tmp_path, monkeypatch, capsys):
     assert f"--ckpt_path last -> {ckpts / 'last.ckpt'}" in capsys.readouterr().out
 
 
+def test_ckpt_path_best_without_a_logger_or_monitor(tmp_path, monkeypatch, capsys):
+    """A logger-less fit saves config.yaml and checkpoints/ in default_root_dir; `test` there still works."""
+    monkeypatch.syspath_prepend(str(TOY_DIR))
+    monkeypatch.chdir(tmp_path)
+    trainer = TRAINER_YAML.split("  callbacks:")[0] + "  logger: false\n  default_root_dir: run\n"
+    (tmp_path / "trainer.yaml").write_text(trainer)
+    (tmp_path / "toy.yaml").write_text(TOY_YAML)
+    configs = ["--config", "trainer.yaml", "--config", "toy.yaml"]
+    assert cli.main(["fit", *configs]) == 0
+    [ckpt] = (tmp_path / "run" / "checkpoints").glob("*.ckpt")
+    for _ in range(2):  # the second test overwrites its own config_test.yaml, never the fit's config.yaml
+        assert cli.main(["test", *configs, "--ckpt_path", "best"]) == 0
+        assert f"--ckpt_path best -> {Path('run') / 'checkpoints' / ckpt.name}" in capsys.readouterr().out
+    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "config_test.yaml").is_file()
+
+
 def test_ckpt_path_best_skips_a_fit_of_another_model(tmp_path, monkeypatch, capsys):
     from mirbench.lightning_cli import _same_run
 

@@ -23,7 +23,7 @@ from mirbench.paths import PROJECT_ROOT
 README = PROJECT_ROOT / "README.md"
 TRAINING = ("fit", "validate", "test", "predict")
 # a path in the repository, as the README names it in a code span (placeholders such as <id> are skipped)
-REPO_PATH = re.compile(r"^(benchmarks|datasets|mirbench|tests|results|requirements)[\w./-]*$")
+REPO_PATH = re.compile(r"^(benchmarks|datasets|docs|mirbench|tests|results|requirements|CITATION)[\w./-]*$")
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,34 @@ def test_fit_then_test_best_at_ci_scale(tmp_path, monkeypatch):
     assert main([*fit.argv[1:], *extra]) == 0
     assert main([*test.argv[1:], *extra]) == 0
     assert list(tmp_path.glob("lightning_logs/*/checkpoints/last.ckpt"))
+
+
+def _anchors(markdown: Path) -> set[str]:
+    text = markdown.read_text()
+    ids = set(re.findall(r'<a id="([\w-]+)"></a>', text))
+    # GitHub's heading anchors too: lower case, punctuation dropped, spaces -> '-'
+    ids |= {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    return ids
+
+
+def test_citations_of_the_docs_resolve():
+    """Every ``docs/<page>.md#anchor`` cited in the code, configs, tests and docs names a page and an anchor."""
+    anchors = {p.name: _anchors(p) for p in (PROJECT_ROOT / "docs").glob("*.md")}
+    files = [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
+    for folder in ("mirbench", "benchmarks", "tests"):
+        files += [p for p in (PROJECT_ROOT / folder).rglob("*") if p.suffix in (".py", ".yaml", ".md", ".csv")]
+    bad = []
+    for path in files:
+        for page, anchor in re.findall(r"(?:docs/)?(\w+\.md)#([\w-]+)", path.read_text(errors="replace")):
+            if page in anchors and anchor not in anchors[page]:
+                bad.append(f"{path.relative_to(PROJECT_ROOT)}: {page}#{anchor}")
+            elif page not in anchors and "docs/" + page in path.read_text(errors="replace"):
+                bad.append(f"{path.relative_to(PROJECT_ROOT)}: no docs/{page}")
+    assert not bad, "citations of docs/ that do not resolve:\n" + "\n".join(bad)
+
+
+def test_links_between_the_docs_exist():
+    for page in (PROJECT_ROOT / "docs").glob("*.md"):
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[\w-]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to a missing {target}"

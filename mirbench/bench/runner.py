@@ -117,13 +117,14 @@ def _done(prev: RunRecord | None, sha: str) -> bool:
 
 
 def _supersede(path: Path, superseded_dir: Path) -> list[Path]:
-    """Move a record (and its resolved config) to ``superseded_dir`` with a time stamp; returns the new paths."""
+    """Move a record and the files beside it (resolved config, bootstrap replicates: ``<row>__seed<S>.*``) to
+    ``superseded_dir`` with a time stamp; returns the new paths."""
     moved = []
     stamp = now().replace(":", "")
-    for p in (path, path.with_suffix(".yaml")):
+    for p in sorted(path.parent.glob(f"{path.stem}.*")):
         if p.is_file():
             superseded_dir.mkdir(parents=True, exist_ok=True)
-            dest = superseded_dir / f"{p.stem}.{stamp}{p.suffix}"
+            dest = superseded_dir / f"{path.stem}.{stamp}{p.name[len(path.stem):]}"
             os.replace(p, dest)
             moved.append(dest)
     return moved
@@ -165,8 +166,9 @@ def run_table(spec: TableSpec, profile: str | None = None, rows: list[str] | Non
     deferred = [t for t in todo if not run.attempt(t, block=multi)]
     for t in deferred:
         run.attempt(t, block=True)
-    if zero:
-        write_runs_csv(spec.id, results_root)
+    if zero:  # under the lock, each writer aggregates every record written so far (array tasks end together)
+        with FileLock(root / ".runs.csv.lock"):
+            write_runs_csv(spec.id, results_root)
     log(result.summary())
     return result
 

@@ -4,6 +4,7 @@ an unwritable results folder, file modes."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from toy import write_toy_table
+from lightning.pytorch import Callback
+from toy import SPEC_YAML, write_toy_table
 
 import mirbench.bench.runner as runner
 from mirbench.bench.commands import main
@@ -38,13 +40,21 @@ def test_a_run_held_by_another_process_is_deferred_then_skipped(tmp_path):
     other = _lock_of(results, "slow")
     assert other.acquire(block=False)
 
-    def finish():  # the other sweep writes its record and lets go
-        time.sleep(1.0)
+    waiting = threading.Event()
+
+    def log(line: str) -> None:
+        logs.append(line)
+        if " waiting: " in line:
+            waiting.set()
+
+    def finish():  # the other sweep finishes once this one waits for it: writes its record and lets go
+        assert waiting.wait(60)
+        time.sleep(0.2)
         write_record(done, results)
         other.release()
 
-    threading.Thread(target=finish).start()
-    out = run_table(spec, rows=["slow", "fast"], results_root=results, log=logs.append)
+    threading.Thread(target=finish, daemon=True).start()
+    out = run_table(spec, rows=["slow", "fast"], results_root=results, log=log)
     text = "\n".join(logs)
     assert "[1/2] slow seed=0 deferred: process " in text
     assert "[1/2] slow seed=0 waiting" in text and "finished by another process while this one waited" in text
@@ -138,3 +148,34 @@ def test_records_follow_the_umask(tmp_path, mask, file_mode):
     for p in (path, path.with_suffix(".yaml"), tmp_path / "r" / "toy_table" / "runs.csv"):
         assert stat.S_IMODE(p.stat().st_mode) == file_mode, p
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o777 & ~mask
+
+
+class KillAt(Callback):
+    """SIGKILLs this process at step ``$KILL_AT`` of the run whose ``lr`` is ``$KILL_LR`` (a sweep killed mid-run)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        at, lr = int(os.environ.get("KILL_AT", "0")), os.environ.get("KILL_LR", "")
+        if at and trainer.global_step == at and str(pl_module.lr) == lr:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_sigkilled_sweep_resumes_without_redoing_finished_runs(tmp_path):
+    spec_path = write_toy_table(tmp_path, SPEC_YAML.replace(
+        'overrides: ["--trainer.max_steps=2"]',
+        'overrides: ["--trainer.max_steps=2", "--trainer.callbacks+=test_fault_sweeps.KillAt"]'))
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "mirbench.cli", "run", str(spec_path), "--results", str(results), "--profile", "ci",
+           "--seeds", "0"]
+    killed = subprocess.run(cmd, env={**env, "KILL_AT": "1", "KILL_LR": "0.5"}, capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert read_record(record_path("toy_table", "ci", "slow", 0, results)).ok
+    assert read_record(record_path("toy_table", "ci", "fast", 0, results)) is None
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "slow seed=0 skipped" in again.stdout and "fast seed=0 ok" in again.stdout
+    assert read_record(record_path("toy_table", "ci", "fast", 0, results)).ok
+    assert not list(results.rglob("*.tmp")) and not list(results.rglob(".*.tmp*"))

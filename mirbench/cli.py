@@ -73,10 +73,12 @@ def overview() -> str:
     lines = _command_lines()
     width = max(len(name) for name in lines) + 2
     cols = shutil.get_terminal_size((110, 24)).columns - 2
-    out = [f"usage: mirbench <command> [options]    (mirbench <command> --help: its options)", "",
+    out = ["usage: mirbench <command> [options]    (mirbench <command> --help: its options)", "",
            f"mirbench {__version__}: reproducible benchmarks of music representation learning on PyTorch Lightning.",
            ""]
-    for title, names in GROUPS:
+    grouped = {n for _, names in GROUPS for n in names}
+    rest = tuple(n for n in COMMANDS if n not in grouped)  # a command added to COMMANDS alone still shows
+    for title, names in (*GROUPS[:-1], (GROUPS[-1][0], (*rest, *GROUPS[-1][1]))):
         out.append(f"{title}:")
         for name in (n for n in names if n in lines):
             out += textwrap.wrap(lines[name], width=max(cols, width + 40), initial_indent=f"  {name:<{width}}",

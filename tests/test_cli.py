@@ -48,7 +48,7 @@ def test_overview_lists_every_command(capsys):
     assert cli.main(["--help"]) == 0
     text = capsys.readouterr().out
     for name in ("fit", "validate", "test", "predict", "run", "table", "check", "golden", "prepare", "download",
-                 "bench", "version"):
+                 "bench", "version", *cli.COMMANDS):
         assert f"\n  {name} " in text, name
     # the table commands' lines are their own parser's help, written once
     assert "run (or resume) the runs of a table" in text

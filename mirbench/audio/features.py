@@ -35,7 +35,9 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """``|librosa.stft(y, n_fft, hop)|``, ``(1 + n_fft // 2, 1 + n // hop)`` float32.
 
     Centred Hann frames with zero padding, as librosa >= 0.10; computed with ``torch.stft``, which
-    agrees with librosa to float32 rounding (about 1e-7 relative) and is 2-4x faster on one core.
+    agrees with librosa to float32 rounding (about 1e-7 relative) and on one core takes 0.5-1.0x
+    librosa's time (n_fft 1024-2048, 30-s clips; ``benchmarks/perf/features_vs_librosa.py``).
+    The array is frame-major in memory (Fortran order), as the transform produces it.
     """
     return _stft_mag(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)), n_fft, hop).numpy()
 
@@ -43,6 +45,15 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 def _stft_mag(y: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     spec = torch.stft(y, n_fft, hop, window=_hann(n_fft), center=True, pad_mode="constant", return_complex=True)
     return spec.abs()
+
+
+def _frames_mel(spec_t: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    """``(fb @ spec).T`` ``(frames, n_mels)`` from the frame-major ``spec_t = spec.T`` ``(frames, bins)``.
+
+    One numpy GEMM whose output is already time-first: no transposed copy, and OpenBLAS/MKL through numpy
+    runs this shape faster than ``torch.matmul`` on one core.
+    """
+    return spec_t @ fb.T
 
 
 @lru_cache(maxsize=8)
@@ -76,15 +87,10 @@ def logmel_lee2020(y: np.ndarray, sr: int = 22050, normalize: bool = False) -> n
     if n_frames < 1:
         raise ValueError(f"audio too short for one frame: {len(y)} samples < hop {LEE2020_HOP}")
     with torch.no_grad():
-        spec = _stft_mag(torch.from_numpy(y), LEE2020_N_FFT, LEE2020_HOP)[:, :n_frames]
-        mel = _mel_fb_torch(sr, LEE2020_N_FFT, LEE2020_N_MELS) @ spec
-        out = torch.log10(1.0 + 10.0 * mel).T.contiguous().numpy()
+        spec_t = _stft_mag(torch.from_numpy(y), LEE2020_N_FFT, LEE2020_HOP).numpy().T[:n_frames]
+    mel = _frames_mel(spec_t, mel_filterbank(sr, LEE2020_N_FFT, LEE2020_N_MELS))
+    out = np.log10(np.float32(1.0) + np.float32(10.0) * mel)
     return normalize_lee2020(out) if normalize else out
-
-
-@lru_cache(maxsize=8)
-def _mel_fb_torch(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    return torch.from_numpy(mel_filterbank(sr, n_fft, n_mels).copy())
 
 
 def normalize_lee2020(x: np.ndarray) -> np.ndarray:
@@ -107,10 +113,9 @@ def frames_kim2022(y: np.ndarray, sr: int = 22050, eps: float = KIM2022_EPS) -> 
     if len(y) < KIM2022_N_FFT // 2 + 1:
         raise ValueError(f"audio too short: {len(y)} samples")
     with torch.no_grad():
-        power_t = _stft_mag(torch.from_numpy(y), KIM2022_N_FFT, KIM2022_HOP) ** 2
-        mel = (_mel_fb_torch(sr, KIM2022_N_FFT, 128) @ power_t).numpy()
-        power = power_t.contiguous().numpy()
-    mel_db = librosa.power_to_db(mel)
+        power = _stft_mag(torch.from_numpy(y), KIM2022_N_FFT, KIM2022_HOP).square_().numpy()  # frame-major
+    # chroma_stft (its tuning estimate) runs faster on the frame-major array than on a row-ordered copy
+    mel_db = librosa.power_to_db(_frames_mel(power.T, mel_filterbank(sr, KIM2022_N_FFT, 128))).T
     mfcc = librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=13)
     width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2))  # librosa needs width <= frames, odd
     d1 = librosa.feature.delta(mfcc, order=1, width=max(width, 3))
@@ -132,9 +137,9 @@ def mel_kim2022(y: np.ndarray, sr: int = 22050) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"mel_kim2022 expects mono audio (n,), got shape {y.shape}")
     with torch.no_grad():
-        power = _stft_mag(torch.from_numpy(y), KIM_MEL_N_FFT, KIM_MEL_HOP) ** 2
-        mel = (_mel_fb_torch(sr, KIM_MEL_N_FFT, KIM_MEL_N_MELS) @ power).numpy()
-    return np.ascontiguousarray(librosa.power_to_db(mel).T, dtype=np.float32)
+        power_t = _stft_mag(torch.from_numpy(y), KIM_MEL_N_FFT, KIM_MEL_HOP).square_().numpy().T
+    mel = _frames_mel(power_t, mel_filterbank(sr, KIM_MEL_N_FFT, KIM_MEL_N_MELS))
+    return np.ascontiguousarray(librosa.power_to_db(mel), dtype=np.float32)
 
 
 def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:

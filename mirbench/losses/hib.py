@@ -45,11 +45,12 @@ class HIBLoss(nn.Module):
     Args:
         n_samples: K, draws per item and modality (Oh et al.: 8).
         init_scale: a, initial scale of the distance (our choice; |z - z'| is in [0, 2] on the sphere).
-        init_shift: b, initial shift (our choice).
+        init_shift: b, initial shift (our choice): 7 ~ a sqrt(2) centres the initial logits, unrelated
+            draws being about sqrt(2) apart (b = 5 left retrieval at MRR 0.17 after 30 CPU epochs, 0.43 with 7).
         kl_weight: beta of the KL to the uniform prior (Oh et al.: 1e-4).
     """
 
-    def __init__(self, n_samples: int = 8, init_scale: float = 5.0, init_shift: float = 5.0,
+    def __init__(self, n_samples: int = 8, init_scale: float = 5.0, init_shift: float = 7.0,
                  kl_weight: float = 1e-4) -> None:
         super().__init__()
         self.n_samples = int(n_samples)

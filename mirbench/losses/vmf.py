@@ -87,9 +87,16 @@ def log_bessel_iv(v: float, kappa: torch.Tensor) -> torch.Tensor:
 
 
 def mean_resultant_length(kappa: torch.Tensor, d: int) -> torch.Tensor:
-    """A_d(kappa) = I_{d/2}(kappa) / I_{d/2-1}(kappa) = E<mu, x> (no gradient)."""
+    """A_d(kappa) = I_{d/2}(kappa) / I_{d/2-1}(kappa) = E<mu, x>, differentiable in kappa.
+
+    The derivative is A' = 1 - A^2 - (d-1) A / kappa (from the Bessel recurrences).
+    """
     k = kappa.detach().cpu().double().numpy()
-    return torch.as_tensor(_ratio_np(d / 2.0 - 1.0, k)).to(kappa)
+    a = torch.as_tensor(_ratio_np(d / 2.0 - 1.0, k)).to(kappa)
+    if not kappa.requires_grad:
+        return a
+    slope = (1.0 - a * a - (d - 1.0) * a / kappa.detach())
+    return a + slope * (kappa - kappa.detach())
 
 
 def log_normalizer(kappa: torch.Tensor, d: int) -> torch.Tensor:
@@ -104,15 +111,8 @@ def kl_to_uniform(kappa: torch.Tensor, d: int) -> torch.Tensor:
     Differentiable in kappa (the derivative of kappa A_d(kappa) + log C_d(kappa) is kappa A_d'(kappa)).
     """
     log_area = math.log(2.0) + (d / 2.0) * math.log(math.pi) - math.lgamma(d / 2.0)
-    a = _A_with_grad(kappa, d)
-    return kappa * a + log_normalizer(kappa, d) + log_area
-
-
-def _A_with_grad(kappa: torch.Tensor, d: int) -> torch.Tensor:
-    # A' = 1 - A^2 - (d-1) A / kappa (a Bessel-ratio identity); written as a detached value + linear term
     a = mean_resultant_length(kappa, d)
-    slope = (1.0 - a * a - (d - 1.0) * a / kappa).detach()
-    return a + slope * (kappa - kappa.detach())
+    return kappa * a + log_normalizer(kappa, d) + log_area
 
 
 def _sample_cosine(kappa: torch.Tensor, d: int, n: int, generator: torch.Generator | None) -> torch.Tensor:

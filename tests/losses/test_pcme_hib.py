@@ -5,9 +5,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy import special
 
 from mirbench.losses.hib import HIBLoss, match_log_probs
-from mirbench.losses.pcme import PCMEppLoss, csd
+from mirbench.losses.pcme import PCMEppLoss, csd, vmf_csd
+from mirbench.losses.vmf import sample_vmf
 
 
 def _sig(x):
@@ -23,20 +25,36 @@ def _data(b=5, d=6, seed=0):
     return m, km, v, kv
 
 
-def test_pcmepp_matches_a_naive_loop():
+@pytest.mark.parametrize("distance", ["vmf", "gaussian"])
+def test_pcmepp_matches_a_naive_loop(distance):
     m, km, v, kv = _data()
     b, d = m.shape
-    loss_fn = PCMEppLoss(init_scale=2.0, init_shift=1.5).double()
+    loss_fn = PCMEppLoss(init_scale=2.0, init_shift=1.5, distance=distance).double()
     a, s = float(loss_fn.log_a.exp().detach()), float(loss_fn.b.detach())
+    A = lambda k: float(special.iv(d / 2, k) / special.iv(d / 2 - 1, k))  # noqa: E731
     pos, neg = [], []
     for i in range(b):
         for j in range(b):
-            dist = float(((m[i] - v[j]) ** 2).sum()) + d * (1 / float(km[i]) + 1 / float(kv[j]))
+            if distance == "gaussian":
+                dist = float(((m[i] - v[j]) ** 2).sum()) + d * (1 / float(km[i]) + 1 / float(kv[j]))
+            else:
+                dist = 2 - 2 * A(float(km[i])) * A(float(kv[j])) * float(m[i] @ v[j])
             p = _sig(-a * dist + s)
             (pos if i == j else neg).append(-math.log(p) if i == j else -math.log(1 - p))
     naive = 0.5 * (sum(pos) / len(pos) + sum(neg) / len(neg))
     with torch.no_grad():
         assert float(loss_fn(m, km, v, kv)) == pytest.approx(naive, rel=1e-10)
+
+
+def test_vmf_csd_is_the_expected_squared_distance_of_vmf_draws():
+    g = torch.Generator().manual_seed(5)
+    mu = F.normalize(torch.randn(2, 16, generator=g, dtype=torch.float64), dim=-1)
+    k = torch.tensor([5.0, 40.0], dtype=torch.float64)
+    n = 20000
+    x = sample_vmf(mu[0], k[0], n, generator=g)
+    y = sample_vmf(mu[1], k[1], n, generator=g)
+    sq = ((x - y) ** 2).sum(-1)
+    assert abs(float(vmf_csd(mu[:1], k[:1], mu[1:], k[1:])) - float(sq.mean())) < 4 * float(sq.std()) / math.sqrt(n)
 
 
 def test_csd_is_the_expected_squared_distance_of_gaussian_draws():
@@ -76,9 +94,9 @@ def test_hib_loss_with_kl_backpropagates():
     assert loss_fn.log_a.grad is not None and loss_fn.b.grad is not None
 
 
-def test_pcmepp_with_vib_backpropagates_to_kappa():
+@pytest.mark.parametrize("distance", ["vmf", "gaussian"])
+def test_pcmepp_with_vib_backpropagates_to_kappa(distance):
     m, km, v, kv = _data(seed=4)
-    v = m.clone()
     km.requires_grad_(True)
-    PCMEppLoss(vib_beta=1e-4).double()(m, km, v, kv).backward()
-    assert torch.isfinite(km.grad).all()
+    PCMEppLoss(vib_beta=1e-4, distance=distance).double()(m, km, v, kv).backward()
+    assert torch.isfinite(km.grad).all() and km.grad.abs().sum() > 0

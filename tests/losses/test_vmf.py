@@ -96,6 +96,7 @@ def test_log_bessel_gradients_and_asymptotic_branch():
     k = torch.tensor([0.7, 3.0, 40.0, 900.0], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: log_bessel_iv(15.0, t), (k,))
     assert torch.autograd.gradcheck(lambda t: kl_to_uniform(t, 64), (k,))
+    assert torch.autograd.gradcheck(lambda t: mean_resultant_length(t, 64), (k,))
     # where scipy's scaled Bessel underflows (v = 511, kappa = 1) the Debye expansion takes over
     import mpmath
 

@@ -134,7 +134,7 @@ def test_row_yaml_instantiates_and_steps(row):
     model = parser.instantiate_classes(parser.parse_object({"model": cfg["model"]})).model
     assert isinstance(model, HypersphereMethod) and type(model.loss) is ROWS[row]
     if row in ("ssw", "mcinfonce_ssw"):
-        assert model.loss.ssw_mode == {"ssw": "uniform", "mcinfonce_ssw": "pair"}[row]
+        assert model.loss.ssw_mode == {"ssw": "logits", "mcinfonce_ssw": "pair"}[row]
     assert isinstance(model.configure_optimizers(), torch.optim.Adam)
     model.log_dict = lambda *a, **k: None
     loss = model.training_step(batch(b=4, t=3, a_dim=128, v_dim=1024), 0)  # the contract's frame sizes

@@ -144,18 +144,39 @@ def test_ckpt_path_best_skips_a_fit_of_another_model(tmp_path, monkeypatch, caps
     assert _same_run(tmp_path / "elsewhere" / "checkpoints", "a.Other", None)  # no saved config: accepted
 
 
-def test_run_passes_trainer_options_through():
-    from mirbench.bench.commands import _trainer_extra, build_parser
+def test_run_passes_trainer_model_and_data_options_through():
+    from mirbench.bench.commands import _passthrough, build_parser
 
     parser = build_parser()
-    args, extra = parser.parse_known_args(["run", "ismir2020", "--trainer.max_steps=5",
-                                           "--trainer.logger", "false", "--devices", "2"])
+    args, extra = parser.parse_known_args(["run", "ismir2020", "--trainer.max_steps=5", "--trainer.logger", "false",
+                                           "--model.init_args.lr", "0.5", "--data.init_args.batch_size=8",
+                                           "--devices", "2"])
     assert args.devices == "2"
-    assert _trainer_extra(parser, "run", extra) == {"max_steps": "5", "logger": "false"}
+    assert _passthrough(parser, "run", extra) == ({"max_steps": "5", "logger": "false"},
+                                                  ["--model.init_args.lr=0.5", "--data.init_args.batch_size=8"])
     with pytest.raises(SystemExit):
-        _trainer_extra(parser, "table", ["--trainer.max_steps=5"])  # only `run` trains
+        _passthrough(parser, "table", ["--trainer.max_steps=5"])  # only `run` trains
     with pytest.raises(SystemExit):
-        _trainer_extra(parser, "run", ["--bogus"])
+        _passthrough(parser, "run", ["--bogus"])
+
+
+def test_run_model_overrides_reach_every_row(tmp_path, monkeypatch):
+    """``mirbench run SPEC --model.init_args.lr=...``: each row's recorded overrides end with it."""
+    import json
+
+    from mirbench.bench.commands import main
+
+    monkeypatch.syspath_prepend(str(TOY_DIR))
+    from toy import write_toy_table
+
+    spec = write_toy_table(tmp_path)
+    results = tmp_path / "results"
+    assert main(["run", str(spec), "--rows", "fast", "--results", str(results), "--model.init_args.lr=0.25",
+                 "--trainer.max_steps", "2"]) == 0
+    [record] = (results / "toy_table" / "runs" / "default").glob("fast__seed0.json")
+    rec = json.loads(record.read_text())
+    assert rec["overrides"] == ["--model.init_args.lr=0.5", "--model.init_args.lr=0.25"]
+    assert rec["trainer_overrides"]["max_steps"] == "2"
 
 
 def test_console_filters_keep_the_users_own_warnings():

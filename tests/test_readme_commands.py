@@ -172,12 +172,12 @@ def _parse_training(cmd: Command, sub: str, args: list[str]) -> None:
 
 
 def _parse_table(cmd: Command, sub: str, args: list[str]) -> None:
-    from mirbench.bench.commands import _trainer_extra, build_parser
+    from mirbench.bench.commands import _passthrough, build_parser
     from mirbench.bench.spec import load_spec
 
     parser = build_parser()
     ns, extra = parser.parse_known_args([sub, *args])
-    _trainer_extra(parser, sub, extra)
+    _passthrough(parser, sub, extra)
     load_spec(ns.spec).profile(ns.profile)
 
 

@@ -244,3 +244,14 @@ def test_links_between_the_docs_exist():
     for page in (PROJECT_ROOT / "docs").glob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+)(?:#[\w-]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to a missing {target}"
+
+
+def test_citation_cff_has_what_cff_1_2_requires():
+    import yaml
+
+    cff = yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["message"] and cff["title"]
+    assert cff["authors"] and all("name" in a or "family-names" in a for a in cff["authors"])
+    from mirbench import __version__
+
+    assert str(cff["version"]) == __version__

@@ -12,7 +12,7 @@ over rounds. The loss alone (forward + backward on fixed embeddings) is timed in
 
 Target (issue 11, "Speed"): the proposed loss (MCInfoNCE + SSW) at most 3x the baseline step.
 
-    python benchmarks/perf/hypersphere_losses.py [--batch 256 --frames 10 --rounds 10 --threads 1 --out FILE]
+    python benchmarks/perf/hypersphere_losses.py [--batch 256 --frames 10 --rounds 8 --threads 1 --out FILE]
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--frames", type=int, default=10, help="seconds per item")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

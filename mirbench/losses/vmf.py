@@ -122,25 +122,25 @@ def _sample_cosine(kappa: torch.Tensor, d: int, n: int, generator: torch.Generat
     b = m1 / (2.0 * k + torch.sqrt(4.0 * k * k + m1 * m1))  # stable form of Wood's b
     x0 = (1.0 - b) / (1.0 + b)
     c = k * x0 + m1 * torch.log1p(-x0 * x0)
-    bd, x0d, cd, kd = b.detach(), x0.detach(), c.detach(), k.detach()
+    bd, x0d, cd, kd = (t.detach().reshape(-1) for t in (b, x0, c, k))
+    dev = kd.device if generator is None else torch.device("cpu")  # a generator lives on the CPU
+    half = torch.tensor(m1 / 2.0, dtype=torch.float64, device=dev)
+    beta = torch.distributions.Beta(half, half)
     eps = torch.empty_like(kd)
-    todo = torch.ones_like(kd, dtype=torch.bool)
-    beta = torch.distributions.Beta(torch.tensor(m1 / 2.0, dtype=torch.float64),
-                                    torch.tensor(m1 / 2.0, dtype=torch.float64))
+    pending = torch.arange(kd.numel(), device=kd.device)
     for _ in range(100):
-        m = int(todo.sum())
-        if m == 0:
+        if pending.numel() == 0:
             break
-        e = _beta_draw(beta, m, generator).to(kd.device)
-        u = torch.rand(m, dtype=torch.float64, generator=generator).to(kd.device)
-        bb, xx, cc, kk = bd[todo], x0d[todo], cd[todo], kd[todo]
+        e = _beta_draw(beta, pending.numel(), generator).to(kd.device)
+        u = torch.rand(pending.numel(), dtype=torch.float64, generator=generator, device=dev).to(kd.device)
+        bb, xx, cc, kk = bd[pending], x0d[pending], cd[pending], kd[pending]
         w = (1.0 - (1.0 + bb) * e) / (1.0 - (1.0 - bb) * e)
         ok = kk * w + m1 * torch.log1p(-xx * w) - cc >= torch.log(u)
-        idx = todo.nonzero(as_tuple=True)
-        eps[tuple(i[ok] for i in idx)] = e[ok]
-        todo[tuple(i[ok] for i in idx)] = False
-    if bool(todo.any()):
+        eps[pending[ok]] = e[ok]
+        pending = pending[~ok]
+    if pending.numel():
         raise RuntimeError("vMF rejection sampler did not converge (non-finite kappa?)")
+    eps = eps.reshape(k.shape)
     return (1.0 - (1.0 + b) * eps) / (1.0 - (1.0 - b) * eps)
 
 
@@ -166,7 +166,8 @@ def sample_vmf(mu: torch.Tensor, kappa: torch.Tensor, n_samples: int,
     if d < 2:
         raise ValueError("vMF needs d >= 2")
     w = _sample_cosine(kappa, d, n_samples, generator).unsqueeze(-1)  # (S, ..., 1)
-    v = torch.randn((n_samples, *mu.shape[:-1], d - 1), dtype=mu.dtype, generator=generator).to(mu.device)
+    dev = mu.device if generator is None else torch.device("cpu")
+    v = torch.randn((n_samples, *mu.shape[:-1], d - 1), dtype=mu.dtype, generator=generator, device=dev).to(mu.device)
     v = F.normalize(v, dim=-1)  # the tangent direction needs no float64, the cosine near 1 does
     x = torch.cat([w.to(mu.dtype), torch.sqrt((1.0 - w * w).clamp_min(0.0)).to(mu.dtype) * v], dim=-1)  # around e_1
     # Householder: H = I - 2 u u^T with u = (e_1 - mu) / |e_1 - mu| maps e_1 to mu

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--results", type=Path, default=None,
                        help="results root (default: $MIRBENCH_RESULTS or results/)")
 
-    run = sub.add_parser("run", help="run (or resume) the runs of a table")
+    run = sub.add_parser("run", help="run (or resume) the runs of a table",
+                         epilog="Any other --trainer.KEY=VALUE (e.g. --trainer.max_steps=5, "
+                                "--trainer.logger=lightning.pytorch.loggers.TensorBoardLogger), --model.KEY=VALUE "
+                                "or --data.KEY=VALUE is passed to every row after its own overrides; it changes "
+                                "the resolved config, so those runs are redone.")
     common(run)
     run.add_argument("--rows", type=_csv(str), default=None, help="comma-separated row ids (default: all)")
     run.add_argument("--seeds", type=_csv(int), default=None, help="comma-separated seeds (default: the spec's)")
@@ -61,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(table)
     table.add_argument("--no-plots", action="store_true", help="skip the plots")
 
-    check = sub.add_parser("check", help="exit 1 on a published or golden miss, or a required claim not held")
+    check = sub.add_parser("check", help="exit 1 on a published or golden miss, a required claim contradicted, "
+                                         "or an unreadable record")
     common(check)
-    check.add_argument("--strict", action="store_true", help="also fail on cells and required claims not run")
+    check.add_argument("--strict", action="store_true",
+                       help="also fail on cells not run and on required claims not held (inconclusive, not run)")
 
     golden = sub.add_parser("golden", help="freeze the profile's recorded results as golden numbers "
                                            "(benchmarks/golden/<id>.csv; tolerance from the spread over seeds)")
@@ -75,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    args.trainer_extra, args.overrides_extra = _passthrough(parser, args.command, extra)
     try:
         spec = load_spec(args.spec)
         spec.profile(args.profile)  # an unknown profile is an error before anything runs
@@ -85,9 +93,44 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _passthrough(parser: argparse.ArgumentParser, command: str,
+                 extra: list[str]) -> tuple[dict[str, str], list[str]]:
+    """What ``run``'s parser left over: ``--trainer.KEY=VALUE`` -> ({KEY: VALUE}, ...) and ``--model.*`` /
+    ``--data.*`` -> (..., ["--model.KEY=VALUE", ...]); ``--key value`` is read as ``--key=value``."""
+    trainer, overrides, rest, i = {}, [], [], 0
+    while i < len(extra):
+        key, eq, value = extra[i].partition("=")
+        group = key[2:].split(".", 1)[0] if key.startswith("--") and "." in key else ""
+        if command == "run" and group in ("trainer", "model", "data"):
+            if not eq:
+                if i + 1 >= len(extra):
+                    parser.error(f"{key} needs a value")
+                value, i = extra[i + 1], i + 1
+            if group == "trainer":
+                trainer[key[len("--trainer."):]] = value
+            else:
+                overrides.append(f"{key}={value}")
+        else:
+            rest.append(extra[i])
+        i += 1
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return trainer, overrides
+
+
 def _run(spec: TableSpec, args) -> int:
     trainer = {"devices": args.devices, "strategy": args.strategy, "num_nodes": args.num_nodes,
-               "accelerator": args.accelerator}
+               "accelerator": args.accelerator, **args.trainer_extra}
+    if args.overrides_extra:  # after every row's and the profile's own overrides
+        from dataclasses import replace
+
+        prof = spec.profile(args.profile)
+        prof = replace(prof, overrides=tuple(prof.overrides) + tuple(args.overrides_extra))
+        spec = replace(spec, profiles={**spec.profiles, prof.name: prof})
+    if args.emit_slurm and (args.trainer_extra or args.overrides_extra):
+        print("mirbench run: --emit-slurm takes no --trainer.* / --model.* / --data.* overrides (a job re-reads the "
+              "spec): put them in a profile of the spec", file=sys.stderr)
+        return 2
     if args.emit_slurm:
         from mirbench.bench.launch import emit_job_scripts
 
@@ -121,8 +164,15 @@ def _table(spec: TableSpec, args) -> int:
 
 
 def check_report(report) -> tuple[list[str], list[str]]:
-    """(failures, warnings) of a TableReport: published/golden misses, required claims not held."""
+    """(failures, warnings) of a TableReport.
+
+    Failures: a published or golden miss, a required claim contradicted, a record file that cannot be read.
+    Warnings: a required claim inconclusive or not run, claims contradicted that are not required, cells not
+    run, failed runs, stale records (produced by other code than this checkout's).
+    """
     cells, fails, warns = report.cells, [], []
+    for p in report.unreadable:
+        fails.append(f"unreadable record: {p} (truncated or corrupt JSON): re-run the row, or delete the file")
     for c in cells[cells.status == "miss"].itertuples():
         fails.append(f"published miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs {c.published:.4g} "
                      f"(tol {c.tol_abs:g} + {c.tol_rel:g}x)")
@@ -131,12 +181,13 @@ def check_report(report) -> tuple[list[str], list[str]]:
                      f"+- {c.golden_tol:.3g} (benchmarks/golden/{report.spec.id}.csv); a change that is meant to move "
                      f"it: re-run the seeds, then `mirbench golden {report.spec.id} --profile {report.profile}`")
     for c in report.claims.itertuples():
-        if c.required and c.status == "not held":
-            fails.append(f"required claim not held: {c.id}: {c.text} ({c.lhs:.4g} vs {c.rhs:.4g} + {c.margin:g})")
-        elif c.required and c.status == "not run":
-            warns.append(f"required claim not run: {c.id}")
-        elif c.status == "not held":
-            warns.append(f"claim not held (not required): {c.id}: {c.text}")
+        what = f"{c.id}: {c.text} (effect {c.effect:+.4g} [{c.effect_lo:+.4g}, {c.effect_hi:+.4g}])"
+        if c.required and c.status == "contradicted":
+            fails.append(f"required claim contradicted: {what}")
+        elif c.required and c.status in ("inconclusive", "not run"):
+            warns.append(f"required claim {c.status}: {what}")
+        elif c.status == "contradicted":
+            warns.append(f"claim contradicted (not required): {what}")
     not_run = cells[(cells.status == "not_run") & (cells.ref_status == "check")]
     if len(not_run):
         warns.append(f"{len(not_run)} checked cell(s) not run: "
@@ -147,7 +198,23 @@ def check_report(report) -> tuple[list[str], list[str]]:
     if report.failed:
         failed = ", ".join(f"{r.row}/seed{r.seed}" for r in report.failed)
         warns.append(f"{len(report.failed)} failed run(s): {failed}")
+    stale = [r for r in report.records if r.ok and r.stale]
+    if stale:
+        warns.append(f"{len(stale)} stale record(s), produced by other number-computing code than this checkout: "
+                     f"`mirbench run {report.spec.id} --profile {report.profile} --force` re-runs them")
     return fails, warns
+
+
+def verdict_line(report) -> str:
+    """One line: published ok/miss, golden ok/miss, claims held/contradicted/inconclusive."""
+    c, claims = report.cells, report.claims
+    n = {k: int((claims.status == k).sum()) if len(claims) else 0
+         for k in ("held", "contradicted", "inconclusive", "not run")}
+    return (f"check {report.spec.id} (profile {report.profile}): published {int((c.status == 'ok').sum())} ok / "
+            f"{int((c.status == 'miss').sum())} miss ({int((c.status == 'known_gap').sum())} known gap); golden "
+            f"{int((c.golden_status == 'ok').sum())} ok / {int((c.golden_status == 'miss').sum())} miss; claims "
+            f"{n['held']} held / {n['contradicted']} contradicted / {n['inconclusive']} inconclusive"
+            + (f" / {n['not run']} not run" if n["not run"] else ""))
 
 
 def _check(spec: TableSpec, args) -> int:
@@ -156,13 +223,14 @@ def _check(spec: TableSpec, args) -> int:
     report = build_report(spec, args.profile, args.results)
     fails, warns = check_report(report)
     if args.strict:
-        fails += [w for w in warns if "not run" in w]
-        warns = [w for w in warns if "not run" not in w]
-    c = report.cells
-    print(f"check {spec.id} (profile {report.profile}): published {int((c.status == 'ok').sum())} ok, "
-          f"{int((c.status == 'miss').sum())} miss, {int((c.status == 'known_gap').sum())} known gap; golden "
-          f"{int((c.golden_status == 'ok').sum())} ok, {int((c.golden_status == 'miss').sum())} miss; claims "
-          f"{int((report.claims.status == 'held').sum()) if len(report.claims) else 0}/{len(report.claims)} held")
+        strict = [w for w in warns if "not run" in w or w.startswith("required claim")]
+        fails += strict
+        warns = [w for w in warns if w not in strict]
+    print(verdict_line(report))
+    for c in report.claims.itertuples():
+        if c.status in ("held", "contradicted", "inconclusive"):
+            print(f"  claim {c.status:<12} {c.id}: effect {c.effect:+.4g} [{c.effect_lo:+.4g}, {c.effect_hi:+.4g}]"
+                  + (" (required)" if c.required else ""))
     for w in warns:
         print(f"  warning: {w}")
     for f in fails:

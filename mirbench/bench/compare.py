@@ -1,7 +1,7 @@
 """Our numbers against the published ones (and the golden ones): per (row, column) mean, std, n, delta, status.
 
 All values are in printed units (metric x column scale). ``std`` is the sample standard deviation (ddof=1;
-0 when n = 1). A ``check`` cell is ``ok`` when |ours - published| <= tol_abs + tol_rel * |published|.
+0 when n = 1); ``lo``/``hi`` the 95 % interval over test items and seeds (:mod:`mirbench.bench.stats`). A ``check`` cell is ``ok`` when |ours - published| <= tol_abs + tol_rel * |published|.
 Which direction is better comes from the column (``higher_is_better``), never from the CSV.
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from mirbench.bench.records import RunRecord
 from mirbench.bench.spec import DEFAULT_PROFILE, SpecError, TableSpec
+from mirbench.bench.stats import judge, spread
 
 REF_COLUMNS = ["table_id", "row", "column", "value", "unit", "source", "tol_abs", "tol_rel", "status", "note"]
 REF_STATUSES = ("check", "known_gap", "not_run")
@@ -58,6 +59,9 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
                 raise SpecError(f"{where}: {c} {line[c]!r} is not a number") from None
         if line.status == "check" and not line.value:
             raise SpecError(f"{where}: a 'check' line needs a value")
+        if line.status != "not_run" and line.value and not math.isfinite(float(line.value)):
+            raise SpecError(f"{where}: value {line.value!r} is not finite; a {line.status!r} line needs a number "
+                            "(write status not_run for a value the paper does not give)")
     dup = df[df.duplicated(["row", "column", "profile"], keep=False)]
     if len(dup):
         raise SpecError(f"{path}: duplicate (row, column) line(s): {dup[['row', 'column']].values.tolist()}")
@@ -69,36 +73,46 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
     return df[cols].reset_index(drop=True)
 
 
-def _stats(values: list[float]) -> tuple[float, float, int]:
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, 0
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else 0.0, n
+def aggregate(spec: TableSpec, records: list[RunRecord],
+              replicates: dict[tuple[str, int], dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
+    """Per (row, column): mean, std (ddof=1), n, the per-run values and the 95 % interval (``half``, ``lo``,
+    ``hi``, ``sources``; :mod:`mirbench.bench.stats`), in printed units; ok records only.
 
-
-def aggregate(spec: TableSpec, records: list[RunRecord]) -> pd.DataFrame:
-    """Per (row, column): mean, std (ddof=1), n and the per-run values, in printed units; ok records only."""
+    ``replicates``: ``{(row, seed): {metric: (B,)}}`` bootstrap replicates of the records (missing: the
+    interval covers the seeds only). ``spread`` holds the :class:`~mirbench.bench.stats.Spread` for claims.
+    """
+    replicates = replicates or {}
     by_row: dict[str, list[RunRecord]] = {}
     for r in records:
         if r.ok:
             by_row.setdefault(r.row, []).append(r)
 
-    def raw(row_id: str, col_id: str) -> list[float]:
+    def raw(row_id: str, col_id: str) -> tuple[list[float], list[np.ndarray | None]]:
         metric = spec.metric_of(row_id, col_id)
-        vals = [r.metrics.get(metric, math.nan) for r in by_row.get(spec.run_row(row_id), [])]
-        return [float(v) for v in vals if v is not None and math.isfinite(v)]
+        vals, reps = [], []
+        for r in by_row.get(spec.run_row(row_id), []):
+            v = r.metrics.get(metric, math.nan)
+            if v is not None and math.isfinite(v):
+                vals.append(float(v))
+                reps.append(replicates.get((r.row, r.seed), {}).get(metric))
+        return vals, reps
 
     out = []
     for row in spec.rows:
         for col in spec.columns:
-            vals = raw(row.id, col.id)
+            vals, reps = raw(row.id, col.id)
             if col.relative_to:
-                ref = raw(col.relative_to, col.id)
+                ref, _ = raw(col.relative_to, col.id)
                 vals = [v / float(np.mean(ref)) for v in vals] if ref and np.mean(ref) != 0 else []
+                reps = [None] * len(vals)
             vals = [v * col.scale for v in vals]
-            mean, std, n = _stats(vals)
-            out.append(dict(row=row.id, column=col.id, mean=mean, std=std, n=n, values=vals))
-    return pd.DataFrame(out, columns=["row", "column", "mean", "std", "n", "values"])
+            reps = [None if r is None else np.asarray(r, dtype=np.float64) * col.scale for r in reps]
+            sp = spread(vals, reps)
+            std = float(np.std(vals, ddof=1)) if len(vals) > 1 else (0.0 if vals else math.nan)
+            out.append(dict(row=row.id, column=col.id, mean=sp.mean, std=std, n=sp.n, values=vals, half=sp.half,
+                            lo=sp.mean - sp.half, hi=sp.mean + sp.half, sources=sp.sources, spread=sp))
+    return pd.DataFrame(out, columns=["row", "column", "mean", "std", "n", "values", "half", "lo", "hi", "sources",
+                                      "spread"])
 
 
 def verdict(delta: float, higher_is_better: bool) -> str:
@@ -147,7 +161,8 @@ def compare(spec: TableSpec, agg: pd.DataFrame, published: pd.DataFrame | None =
         delta = a.mean - ref if a.n else math.nan
         gdelta = a.mean - gref if a.n else math.nan
         out.append(dict(
-            row=a.row, column=a.column, mean=a.mean, std=a.std, n=a.n, values=a.values, published=ref,
+            row=a.row, column=a.column, mean=a.mean, std=a.std, n=a.n, values=a.values, half=a.half, lo=a.lo,
+            hi=a.hi, sources=a.sources, spread=a.spread, published=ref,
             unit=(p.unit if p is not None and p.unit else col.unit), source=p.source if p is not None else "",
             tol_abs=p.tol_abs if p is not None else 0.0, tol_rel=p.tol_rel if p is not None else 0.0,
             ref_status=ref_status if p is not None else "", note=p.note if p is not None and not gap_lifted else "",
@@ -175,21 +190,30 @@ def _best(spec: TableSpec, df: pd.DataFrame, key: str) -> pd.Series:
 
 
 def evaluate_claims(spec: TableSpec, agg: pd.DataFrame, profile: str | None = None) -> pd.DataFrame:
-    """Each claim: ``held`` when mean(greater) > mean(than) + margin, ``not held``, ``not run``, or ``skipped``
-    (the claim is restricted to other profiles)."""
-    means = {(a.row, a.column): (a.mean if a.n else math.nan) for a in agg.itertuples()}
+    """Each claim "greater > than + margin": ``held``, ``contradicted`` or ``inconclusive`` by the 95 % interval
+    of the (paired) difference (:func:`mirbench.bench.stats.judge`), ``not run``, or ``skipped`` (the claim is
+    restricted to other profiles). ``effect`` = lhs - rhs - margin with its interval ``[effect_lo, effect_hi]``."""
+    cells = {(a.row, a.column): a for a in agg.itertuples()}
     profile = profile or DEFAULT_PROFILE
     out = []
     for c in spec.claims:
-        lhs = means.get((c.greater.row, c.greater.column), math.nan)
-        rhs = means.get((c.than.row, c.than.column), math.nan)
+        a, b = cells.get((c.greater.row, c.greater.column)), cells.get((c.than.row, c.than.column))
+        lhs = a.mean if a is not None and a.n else math.nan
+        rhs = b.mean if b is not None and b.n else math.nan
+        effect = lo = hi = math.nan
         if c.profiles and profile not in c.profiles:
             status = "skipped"
         elif not (math.isfinite(lhs) and math.isfinite(rhs)):
             status = "not run"
         else:
-            status = "held" if lhs > rhs + c.margin else "not held"
+            j = judge(a.spread, b.spread, c.margin)
+            status, effect, lo, hi = j.status, j.effect, j.lo, j.hi
         out.append(dict(id=c.id, text=c.text, greater=f"{c.greater.row}.{c.greater.column}",
                         than=f"{c.than.row}.{c.than.column}", lhs=lhs, rhs=rhs, margin=c.margin,
-                        required=c.required, status=status))
-    return pd.DataFrame(out, columns=["id", "text", "greater", "than", "lhs", "rhs", "margin", "required", "status"])
+                        required=c.required, status=status, effect=effect, effect_lo=lo, effect_hi=hi))
+    return pd.DataFrame(out, columns=CLAIM_COLUMNS)
+
+
+CLAIM_COLUMNS = ["id", "text", "greater", "than", "lhs", "rhs", "margin", "required", "status", "effect", "effect_lo",
+                 "effect_hi"]
+CLAIM_STATUSES = ("held", "contradicted", "inconclusive")

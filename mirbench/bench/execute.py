@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import torch
 from lightning.pytorch import Callback
 
 from mirbench.io import write_json
 
 STATS_FILE = "run_stats.json"
+DIVERGENCE_WINDOW = 10  # training steps whose median loss is the reference level
+DIVERGENCE_FACTOR = 1e4  # a loss this many times its early level is a diverged run
 MODES = ("inprocess", "subprocess")
 
 
@@ -33,13 +36,16 @@ class RunStats(Callback):
     """Keeps fit time, steps, checkpoints, device and test metrics in ``data`` (every rank) and writes them to
     ``path`` (JSON, global rank 0).
 
-    Also turns a non-finite training loss into an error, so a diverged run is recorded as failed.
+    Also turns a non-finite training loss, or one that grew by orders of magnitude (above
+    ``DIVERGENCE_FACTOR`` x the median of its first ``DIVERGENCE_WINDOW`` steps, that level floored at 1), into an
+    error naming the step and the value, so a diverged run is recorded as failed.
     """
 
     def __init__(self, path: str):
         self.path = str(path)
         self._t0 = 0.0
         self.data: dict[str, Any] = {}
+        self._first_losses: list[float] = []
 
     def _update(self, trainer, **values: Any) -> None:
         self.data.update(values)
@@ -55,8 +61,18 @@ class RunStats(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not torch.isfinite(loss.detach()).all():
+        if not isinstance(loss, torch.Tensor):
+            return
+        if not torch.isfinite(loss.detach()).all():
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {trainer.global_step}")
+        value = abs(float(loss.detach().float().mean()))
+        if len(self._first_losses) < DIVERGENCE_WINDOW:
+            self._first_losses.append(value)
+            return
+        ref = max(float(np.median(self._first_losses)), 1.0)
+        if value > DIVERGENCE_FACTOR * ref:
+            raise FloatingPointError(f"diverged: training loss {value:.4g} at step {trainer.global_step}, over "
+                                     f"{DIVERGENCE_FACTOR:g} x its early level {ref:.4g} (a learning rate too high?)")
 
     def on_fit_end(self, trainer, pl_module) -> None:
         ckpt = trainer.checkpoint_callback

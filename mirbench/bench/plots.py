@@ -3,7 +3,8 @@
 Kinds: ``lines`` (x = the listed columns, one series per row, e.g. R@1..R@8), ``bars`` (one column across rows,
 e.g. training-time ratio), ``grouped_bars`` (columns x rows, e.g. triplet accuracy per category) and
 ``function`` (``module:function(spec, records_df, out_dir, plot) -> list[Path]`` for paper-specific figures).
-Error bars are the sample std over seeds; ``published: true`` overlays the published numbers.
+Error bars are the 95 % intervals of the table (bootstrap over test items with the spread over seeds; the std over
+seeds where a cell has no interval); ``published: true`` overlays the published numbers.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def _series(report: TableReport, row: str, columns: tuple[str, ...], key: str) -
     return np.array([float(getattr(report.cell(row, c), key)) for c in columns])
 
 
+def _err(report: TableReport, row: str, columns: tuple[str, ...]) -> np.ndarray:
+    """Error bar half-lengths: the 95 % interval's half-width, else the std over seeds, else 0."""
+    half, std = _series(report, row, columns, "half"), _series(report, row, columns, "std")
+    return np.nan_to_num(np.where(np.isfinite(half), half, std))
+
+
 def _rows(spec: TableSpec, plot: PlotSpec) -> list:
     return [spec.row(r) for r in plot.rows] if plot.rows else list(spec.rows)
 
@@ -68,9 +75,9 @@ def _lines(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
     x = np.arange(len(plot.columns))
     for i, row in enumerate(_rows(spec, plot)):
         color = f"C{i % 10}"
-        mean, std = _series(report, row.id, plot.columns, "mean"), _series(report, row.id, plot.columns, "std")
+        mean, err = _series(report, row.id, plot.columns, "mean"), _err(report, row.id, plot.columns)
         if np.isfinite(mean).any():
-            ax.errorbar(x, mean, yerr=np.nan_to_num(std), marker="o", capsize=3, color=color, label=_label(row))
+            ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, color=color, label=_label(row))
         if plot.published:
             pub = _series(report, row.id, plot.columns, "published")
             if np.isfinite(pub).any():
@@ -84,8 +91,8 @@ def _bars(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
     col = plot.columns[0]
     x = np.arange(len(rows))
     mean = np.array([report.cell(r.id, col).mean for r in rows])
-    std = np.array([report.cell(r.id, col).std for r in rows])
-    ax.bar(x, np.nan_to_num(mean), yerr=np.nan_to_num(std), capsize=3, color="C0", label="ours")
+    err = np.concatenate([_err(report, r.id, (col,)) for r in rows])
+    ax.bar(x, np.nan_to_num(mean), yerr=err, capsize=3, color="C0", label="ours")
     if plot.published:
         pub = np.array([report.cell(r.id, col).published for r in rows])
         ax.scatter(x, pub, marker="D", color="k", zorder=3, label="published")
@@ -100,8 +107,8 @@ def _grouped(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         off = x - 0.4 + width * (i + 0.5)
-        mean, std = _series(report, row.id, plot.columns, "mean"), _series(report, row.id, plot.columns, "std")
-        ax.bar(off, np.nan_to_num(mean), width, yerr=np.nan_to_num(std), capsize=2, color=f"C{i % 10}",
+        mean, err = _series(report, row.id, plot.columns, "mean"), _err(report, row.id, plot.columns)
+        ax.bar(off, np.nan_to_num(mean), width, yerr=err, capsize=2, color=f"C{i % 10}",
                label=_label(row))
         if plot.published:
             pub = _series(report, row.id, plot.columns, "published")

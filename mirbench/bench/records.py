@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import platform
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from mirbench.io import write_json, write_text
+from mirbench.io import atomic_path, write_json, write_text
+from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, load_replicates
 from mirbench.paths import PROJECT_ROOT, results_dir
 
 PACKAGES = ("torch", "lightning", "mirbench", "numpy", "scikit-learn")
-RUNS_CSV_COLUMNS = ["table_id", "profile", "row", "seed", "status", "metric", "value", "config_sha256", "git_sha",
-                    "finished"]
+RUNS_CSV_COLUMNS = ["table_id", "profile", "row", "seed", "status", "metric", "value", "config_sha256", "code_sha256",
+                    "git_sha", "finished"]
 
 
 @dataclass
@@ -39,6 +44,8 @@ class RunRecord:
     overrides: list[str] = field(default_factory=list)
     trainer_overrides: dict = field(default_factory=dict)
     config_sha256: str = ""
+    code_sha256: str = ""  # code_hash(code_files) when the run was recorded; another value now = a stale record
+    code_files: list[str] = field(default_factory=list)  # the package files the run imported (numbers_source())
     git_sha: str = ""
     git_dirty: bool = False
     versions: dict[str, str] = field(default_factory=dict)
@@ -55,6 +62,11 @@ class RunRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def stale(self) -> bool:
+        """Produced by other number-computing code than this checkout's (or before code hashes were recorded)."""
+        return not self.code_files or self.code_sha256 != code_hash(self.code_files)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -83,28 +95,71 @@ def work_dir(table_id: str, profile: str, row: str, seed: int, results_root: Pat
     return table_dir(table_id, results_root) / "work" / profile / f"{row}__seed{seed}"
 
 
+def replicates_path(path: Path) -> Path:
+    """The bootstrap replicates kept beside a record (``<row>__seed<S>.boot.npz``)."""
+    return Path(path).with_suffix(".boot.npz")
+
+
 def read_record(path: Path) -> RunRecord | None:
     try:
         return RunRecord.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 
-def write_record(record: RunRecord, results_root: Path | None = None, config_yaml: str | None = None) -> Path:
-    """Write the record (and the resolved config beside it) atomically; returns the JSON path."""
+def write_record(record: RunRecord, results_root: Path | None = None, config_yaml: str | None = None,
+                 work: Path | None = None) -> Path:
+    """Write the record (and the resolved config beside it) atomically; returns the JSON path.
+
+    The record gets the hash of the code this process imported (:func:`numbers_source`) unless it has one. An ok run's bootstrap replicates
+    (the evaluation's ``bootstrap_test.npz`` anywhere under its work folder ``work``, default :func:`work_dir`)
+    are copied beside it; a failed run keeps none.
+    """
     path = record_path(record.table_id, record.profile, record.row, record.seed, results_root)
+    if not record.code_sha256:
+        record.code_files = numbers_source()
+        record.code_sha256 = code_hash(record.code_files)
     if config_yaml is not None:
         write_text(path.with_suffix(".yaml"), config_yaml)
+    boot = replicates_path(path)
+    work = Path(work) if work is not None else work_dir(record.table_id, record.profile, record.row, record.seed,
+                                                         results_root)
+    found = sorted(work.rglob(BOOTSTRAP_FILE)) if record.ok and work.is_dir() else []
+    if found:
+        with atomic_path(boot, suffix=".npz") as tmp:
+            shutil.copyfile(found[-1], tmp)
+    else:
+        boot.unlink(missing_ok=True)
     write_json(path, record.to_dict())
     return path
 
 
 def load_records(table_id: str, profile: str | None = None, results_root: Path | None = None) -> list[RunRecord]:
-    """Every readable record of a table (one profile, or all when ``profile`` is None), sorted."""
-    runs = table_dir(table_id, results_root) / "runs"
-    pattern = f"{profile}/*.json" if profile else "*/*.json"
-    recs = [r for p in sorted(runs.glob(pattern)) if (r := read_record(p)) is not None]
+    """Every readable record of a table (one profile, or all when ``profile`` is None), sorted; see
+    :func:`unreadable_records` for the others."""
+    recs = [r for p in _record_files(table_id, profile, results_root) if (r := read_record(p)) is not None]
     return sorted(recs, key=lambda r: (r.profile, r.row, r.seed))
+
+
+def unreadable_records(table_id: str, profile: str | None = None, results_root: Path | None = None) -> list[Path]:
+    """Record files that do not parse (truncated, corrupt): ``mirbench check`` fails on them."""
+    return [p for p in _record_files(table_id, profile, results_root) if read_record(p) is None]
+
+
+def _record_files(table_id: str, profile: str | None, results_root: Path | None) -> list[Path]:
+    runs = table_dir(table_id, results_root) / "runs"
+    return sorted(runs.glob(f"{profile}/*.json" if profile else "*/*.json"))
+
+
+def record_replicates(record: RunRecord, results_root: Path | None = None) -> dict[str, np.ndarray]:
+    """The record's bootstrap replicates ``{metric: (B,)}``; empty when it has none."""
+    path = replicates_path(record_path(record.table_id, record.profile, record.row, record.seed, results_root))
+    if not path.is_file():
+        return {}
+    try:
+        return load_replicates(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable bootstrap replicates ({e}); re-run the row or delete the file") from e
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -112,7 +167,7 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
     out = []
     for r in records:
         base = dict(table_id=r.table_id, profile=r.profile, row=r.row, seed=r.seed, status=r.status,
-                    config_sha256=r.config_sha256, git_sha=r.git_sha, finished=r.finished)
+                    config_sha256=r.config_sha256, code_sha256=r.code_sha256, git_sha=r.git_sha, finished=r.finished)
         items = sorted(r.metrics.items()) or [("", math.nan)]
         out += [{**base, "metric": k, "value": v} for k, v in items]
     return pd.DataFrame(out, columns=RUNS_CSV_COLUMNS)
@@ -159,3 +214,35 @@ def device_string() -> str:
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
     return f"cpu: {platform.processor() or platform.machine()}"
+
+
+# Modules that only render, check or launch: a change there does not make a record stale.
+_NOT_NUMBERS = ("bench/commands.py", "bench/compare.py", "bench/golden.py", "bench/launch.py", "bench/plots.py",
+                "bench/records.py", "bench/spec.py", "bench/spec_loader.py", "bench/stats.py", "bench/tables.py")
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def numbers_source() -> list[str]:
+    """The package files (relative to ``mirbench/``) of the modules this process has imported that compute numbers
+    (everything but the rendering and checking modules and the ``*_plots.py`` figure code): the code a run used."""
+    files = set()
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if not (name == "mirbench" or name.startswith("mirbench.")) or not path:
+            continue
+        try:
+            rel = Path(path).resolve().relative_to(_PACKAGE).as_posix()
+        except ValueError:
+            continue
+        if rel not in _NOT_NUMBERS and not rel.endswith("_plots.py") and not rel.startswith("bench/figures/"):
+            files.add(rel)
+    return sorted(files)
+
+
+def code_hash(files: tuple[str, ...] | list[str]) -> str:
+    """SHA-256 over ``files`` (paths relative to ``mirbench/``) and their contents; a missing file counts too."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        p = _PACKAGE / rel
+        h.update(rel.encode() + b"\0" + (p.read_bytes() if p.is_file() else b"<missing>") + b"\0")
+    return h.hexdigest()

@@ -45,6 +45,7 @@ class ColumnSpec:
     higher_is_better: bool = True
     relative_to: str = ""  # row id: values are divided by that row's mean (e.g. training-time ratio)
     unit: str = ""
+    bounds: tuple[float, float] | None = (0.0, 1.0)  # the metric's range before ``scale``; None: unbounded
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class SpecLoader:
 
     def column(self, c: Any, key: str) -> ColumnSpec:
         c = self.mapping(c, key, ("id", "metric"),
-                         ("label", "scale", "format", "higher_is_better", "relative_to", "unit"))
+                         ("label", "scale", "format", "higher_is_better", "relative_to", "unit", "bounds"))
         fmt = c.get("format", "{:.3f}")
         try:
             fmt.format(1.0)
@@ -144,7 +144,18 @@ class SpecLoader:
                           scale=float(self.get(c, "scale", key, (int, float), 1.0)), format=fmt,
                           higher_is_better=self.get(c, "higher_is_better", key, (bool,), True),
                           relative_to=self.get(c, "relative_to", key, (str,), ""),
-                          unit=self.get(c, "unit", key, (str,), ""))
+                          unit=self.get(c, "unit", key, (str,), ""), bounds=self.bounds(c, f"{key}.bounds"))
+
+    def bounds(self, c: dict, key: str) -> tuple[float, float] | None:
+        """``bounds: [lo, hi]`` (the metric's range, before ``scale``), ``null`` for an unbounded metric."""
+        if "bounds" not in c:
+            return (0.0, 1.0)
+        b = c["bounds"]
+        if b is None:
+            return None
+        if not (isinstance(b, list) and len(b) == 2 and all(isinstance(x, (int, float)) for x in b) and b[0] < b[1]):
+            raise self.err(key, f"expected [lo, hi] with lo < hi, or null; got {b!r}")
+        return float(b[0]), float(b[1])
 
     def profile(self, name: str, p: Any, key: str, row_ids: list[str], col_ids: list[str], root: Path) -> ProfileSpec:
         if name == DEFAULT_PROFILE:

@@ -1,4 +1,5 @@
-"""Render a table: ours (mean ± std, n) | published | delta | status per column, best per column in bold.
+"""Render a table: ours (mean ± 95 % interval half-width, n seeds), then the published values, per column; best
+per column in bold; the claims with their effect sizes; the golden check.
 
 ``write_table`` writes ``results/<table_id>/table.{md,csv,tex}`` (``table.<profile>.*`` for a profile other
 than ``default``): the Markdown has the spec's notes, the table, the claims, the golden check and the failed
@@ -16,7 +17,8 @@ from types import SimpleNamespace
 import pandas as pd
 
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
-from mirbench.bench.records import RunRecord, load_records, table_dir, write_runs_csv
+from mirbench.bench.records import (RunRecord, load_records, record_replicates, table_dir, unreadable_records,
+                                    write_runs_csv)
 from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableSpec
 from mirbench.io import write_text
 
@@ -32,6 +34,7 @@ class TableReport:
     cells: pd.DataFrame  # compare(): one line per row x column
     claims: pd.DataFrame
     records: list[RunRecord] = field(default_factory=list)
+    unreadable: list[Path] = field(default_factory=list)  # record files that do not parse
 
     @property
     def failed(self) -> list[RunRecord]:
@@ -43,98 +46,177 @@ class TableReport:
 
     # -- text pieces -----------------------------------------------------------------------------------------
     def ours(self, c, col: ColumnSpec, bold: tuple[str, str] = ("**", "**"), pm: str = "±") -> str:
+        """``mean ±half`` (the 95 % interval's half-width; the std over seeds when there is no interval)."""
         if not c.n:
             return MISSING
         mean = f"{bold[0]}{fmt(col, c.mean)}{bold[1]}" if c.best else fmt(col, c.mean)
-        return f"{mean} {pm} {fmt(col, c.std)} (n={c.n})"
+        half = c.half if math.isfinite(c.half) else math.nan
+        return f"{mean}{pm}{fmt(col, half)}" if math.isfinite(half) else mean
 
     def published(self, c, col: ColumnSpec, bold: tuple[str, str] = ("**", "**")) -> str:
         if not math.isfinite(c.published):
             return MISSING
-        return f"{bold[0]}{fmt(col, c.published)}{bold[1]}" if c.published_best else fmt(col, c.published)
+        text = f"{bold[0]}{fmt(col, c.published)}{bold[1]}" if c.published_best else fmt(col, c.published)
+        return f"{text} {STATUS_MARK[c.status]}" if c.status in ("ok", "miss") else text
 
     def sections(self) -> list[SectionSpec]:
         """The printed tables: the spec's ``sections``, or one with every row and column."""
         return list(self.spec.sections) or [SectionSpec("all")]
 
-    def grid(self, latex: bool = False, section: SectionSpec | None = None) -> tuple[list[str], list[list[str]]]:
-        bold, pm = ((r"\textbf{", "}"), r"$\pm$") if latex else (("**", "**"), "±")
-        esc = _latex_escape if latex else _md_escape
-        delta_sym = r"$\Delta$" if latex else "Δ"
+    def _rows_cols(self, section: SectionSpec | None):
         rows = [self.spec.row(r) for r in section.rows] if section and section.rows else list(self.spec.rows)
         columns = ([self.spec.column(c) for c in section.columns] if section and section.columns
                    else list(self.spec.columns))
-        groups = any(r.group for r in rows)
-        header = (["Group"] if groups else []) + ["Row"]
-        for col in columns:
-            header += [esc(col.label), f"{esc(col.label)} pub.", f"{esc(col.label)} {delta_sym}",
-                       f"{esc(col.label)} status"]
+        return rows, columns
+
+    def grid(self, latex: bool = False, section: SectionSpec | None = None, which: str = "ours"
+             ) -> tuple[list[str], list[list[str]]]:
+        """One printed table: a line per row, a cell per metric: ``which="ours"`` (mean ±CI half-width),
+        ``"published"``, or ``"both"`` (LaTeX: ours with the published value in parentheses)."""
+        bold, pm = ((r"\textbf{", "}"), r"$\pm$") if latex else (("**", "**"), "±")
+        esc = _latex_escape if latex else _md_escape
+        rows, columns = self._rows_cols(section)
+        groups = len({r.group for r in rows}) > 1
+        with_n = which != "published"
+        header = ((["Group"] if groups else []) + ["Row" if latex else "Row (id)"] + (["n"] if with_n else [])
+                  + [esc(c.label) for c in columns])
         body = []
         for row in rows:
-            line = ([esc(row.group)] if groups else []) + [esc(row.label)]
+            line = ([esc(row.group)] if groups else []) + [esc(row.label) if latex else f"`{row.id}`"]
+            if with_n:
+                line.append(str(max(self.cell(row.id, c.id).n for c in columns)))
             for col in columns:
                 c = self.cell(row.id, col.id)
-                line += [self.ours(c, col, bold, pm), self.published(c, col, bold), signed(col, c.delta, c.verdict),
-                         STATUS_MARK.get(c.status, c.status)]
+                if which == "published":
+                    line.append(self.published(c, col, bold))
+                elif which == "both" and math.isfinite(c.published):
+                    line.append(f"{self.ours(c, col, bold, pm)} ({fmt(col, c.published)})")
+                else:
+                    line.append(self.ours(c, col, bold, pm))
             body.append(line)
         return header, body
+
+    def _has_published(self, section: SectionSpec | None) -> bool:
+        rows, columns = self._rows_cols(section)
+        ids = {(r.id, c.id) for r in rows for c in columns}
+        sel = self.cells[[(r, c) in ids for r, c in zip(self.cells.row, self.cells.column)]]
+        return bool(sel.published.notna().any())
+
+    def _row_legend(self) -> list[str]:
+        return [f"`{r.id}` = {_md_escape(r.label)}" + (f" ({_md_escape(r.group)})" if r.group else "")
+                for r in self.spec.rows]
 
     def markdown(self) -> str:
         s, recs = self.spec, self.records
         n_ok = sum(r.ok for r in recs)
+        n_stale = sum(r.ok and r.stale for r in recs)
         out = [f"# {s.title}", ""]
         if s.paper:
             out += [f"*{s.paper}*", ""]
         out += [f"Table `{s.id}`, profile `{self.profile}`: {n_ok} runs ok, {len(recs) - n_ok} failed. "
-                "Ours = mean ± sample std (n seeds); Δ = ours − published, in printed units; best per column "
-                "in bold (ours and published separately).", ""]
+                "Ours = mean over n seeds ± the half-width of its 95 % interval (bootstrap over the test items "
+                "combined with the spread over seeds; seeds only where a run recorded no replicates). "
+                "Best per column in bold.", ""]
+        if n_stale:
+            out += [f"**{n_stale} of {n_ok} records are stale**: produced by other number-computing code than "
+                    "this checkout (or recorded before code hashes were), so they may not be what this code "
+                    f"gives; `make table-{s.id} FORCE=1` re-runs them.", ""]
+        if self.unreadable:
+            out += ["**Unreadable records** (truncated or corrupt; re-run or delete them): "
+                    + ", ".join(f"`{p}`" for p in self.unreadable), ""]
         if s.notes.strip():
             out += ["## Notes", "", s.notes.strip(), ""]
-        out += ["## Results", ""]
+        out += ["## Results", "", "Rows: " + "; ".join(self._row_legend()) + ".", ""]
         for sec in self.sections():
-            if sec.title:
-                out += [f"### {_md_escape(sec.title)}", ""]
-            out += [md_table(*self.grid(section=sec)), ""]
+            title = _md_escape(sec.title) if sec.title else "Ours"
+            out += [f"### {title}", "", md_table(*self.grid(section=sec)), ""]
+            if self._has_published(sec):
+                out += ["Published:", "", md_table(*self.grid(section=sec, which="published")), ""]
+        res = resolution(self)
+        if any(math.isfinite(v) for v in res.values()):
+            out += ["Resolution (median 95 % half-width per column, the smallest difference a row can show): "
+                    + ", ".join(f"{_md_escape(s.column(k).label)} {fmt(s.column(k), v)}" for k, v in res.items()
+                                if math.isfinite(v)) + ".", ""]
         counts = self.cells.status.value_counts()
         out += ["Published checks: " + ", ".join(f"{int(counts.get(k, 0))} {STATUS_MARK[k]}" for k in
                                                  ("ok", "miss", "known_gap", "unchecked", "not_run")) + ".", ""]
         gaps = self.cells[(self.cells.status == "known_gap") & (self.cells.note != "")]
         if len(gaps):
-            out += ["Known gaps:", ""] + [f"- {g.row} / {g.column}: {g.note}" for g in gaps.itertuples()] + [""]
+            out += ["Known gaps (published values not comparable with ours, not checked):", ""]
+            for note, sel in gaps.groupby("note", sort=False):
+                out.append(f"- {_md_escape(note)} ({len(sel)} cells)")
+            out.append("")
         if len(self.claims):
-            out += ["## Claims", "", md_table(["claim", "statement", "greater", "than", "margin", "status"], [
-                [c.id + (" (required)" if c.required else ""), _md_escape(c.text), f"{c.greater} = {_num(c.lhs)}",
-                 f"{c.than} = {_num(c.rhs)}", _num(c.margin), c.status] for c in self.claims.itertuples()]), ""]
+            counts = self.claims.status.value_counts()
+            out += ["## Claims", "", ", ".join(f"{int(counts.get(k, 0))} {k}" for k in
+                                               ("held", "contradicted", "inconclusive", "not run")) + ". "
+                    "Effect = greater − than − margin with its 95 % interval (paired bootstrap over test items + "
+                    "seeds); held when the interval is above 0, contradicted when below.", ""]
+            for c in self.claims.itertuples():
+                req = " (required)" if c.required else ""
+                col = s.column(c.greater.split(".", 1)[1])
+                out.append(f"- **{c.status}**{req} `{c.id}`: {_md_escape(c.text)} — {c.greater} = {fmt(col, c.lhs)} "
+                           f"vs {c.than} = {fmt(col, c.rhs)}, effect {_effect(c, col)}")
+            out.append("")
         gold = self.cells[self.cells.golden.notna()]
         if len(gold):
-            rows = []
-            for g in gold.itertuples():
-                col = s.column(g.column)
-                rows.append([g.row, col.label, self.ours(g, col, ("", "")), fmt(col, g.golden),
-                             signed(col, g.golden_delta, ""), STATUS_MARK.get(g.golden_status, g.golden_status)])
-            out += ["## Golden check", "", md_table(["row", "column", "ours", "golden", "Δ", "status"], rows), ""]
+            counts = gold.golden_status.value_counts()
+            out += ["## Golden check", "", f"{len(gold)} golden numbers (benchmarks/golden/{s.id}.csv): "
+                    + ", ".join(f"{int(counts.get(k, 0))} {STATUS_MARK[k]}" for k in ("ok", "miss", "not_run")) + ".",
+                    ""]
+            miss = gold[gold.golden_status == "miss"]
+            if len(miss):
+                rows = [[g.row, s.column(g.column).label, self.ours(g, s.column(g.column), ("", "")),
+                         f"{fmt(s.column(g.column), g.golden)} ± {fmt(s.column(g.column), g.golden_tol)}"]
+                        for g in miss.itertuples()]
+                out += [md_table(["row", "column", "ours", "golden"], rows), ""]
         if self.failed:
             out += ["## Failed runs", ""] + [f"- {r.row} seed={r.seed}: {_md_escape(_last(r.error))}"
                                              for r in self.failed] + [""]
         return "\n".join(out)
 
     def latex(self) -> str:
-        """One ``table`` environment per section."""
+        """One booktabs ``table`` per section: a column per metric, ours ± CI half-width (published)."""
         out = []
         for sec in self.sections():
-            header, body = self.grid(latex=True, section=sec)
+            header, body = self.grid(latex=True, section=sec, which="both")
             body = [[x.replace(MISSING, "--") for x in line] for line in body]
             label = f"tab:{self.spec.id}" + (f"-{sec.id}" if self.spec.sections else "")
+            caption = _latex_escape(sec.title or self.spec.title) + (
+                " Ours: mean $\\pm$ 95\\,\\% interval half-width; published in parentheses."
+                if self._has_published(sec) else " Mean $\\pm$ 95\\,\\% interval half-width.")
             out.append(pd.DataFrame(body, columns=header).to_latex(
-                index=False, escape=False, caption=_latex_escape(sec.title or self.spec.title), label=label))
+                index=False, escape=False, caption=caption, label=label, column_format="l" * len(header)))
         return "\n".join(out)
 
     def frame(self) -> pd.DataFrame:
-        df = self.cells.copy()
+        df = self.cells.drop(columns=["spread"], errors="ignore").copy()
         df.insert(0, "profile", self.profile)
         df.insert(0, "table_id", self.spec.id)
         df["values"] = df["values"].map(lambda v: ";".join(f"{x:.6g}" for x in v))
         return df
+
+
+def _effect(c, col: ColumnSpec) -> str:
+    """``+15.0 [+5.2, +24.8]`` in the column's format."""
+    def signed_fmt(v: float) -> str:
+        return ("+" if v >= 0 else "-") + fmt(col, abs(v))
+
+    if not math.isfinite(c.effect):
+        return MISSING
+    if not math.isfinite(c.effect_lo):
+        return f"{signed_fmt(c.effect)} (no interval)"
+    return f"{signed_fmt(c.effect)} [{signed_fmt(c.effect_lo)}, {signed_fmt(c.effect_hi)}]"
+
+
+def resolution(report: TableReport) -> dict[str, float]:
+    """Per column: the median over rows of the 95 % interval's half-width (printed units), i.e. the smallest
+    difference of a row from a fixed value the table can resolve; NaN where no cell has an interval."""
+    out = {}
+    for col in report.spec.columns:
+        halves = report.cells[(report.cells.column == col.id) & report.cells.half.notna()].half
+        out[col.id] = float(halves.median()) if len(halves) else math.nan
+    return out
 
 
 def fmt(col: ColumnSpec, v: float) -> str:
@@ -177,10 +259,12 @@ def build_report(spec: TableSpec, profile: str | None = None, results_root: Path
     prof = spec.profile(profile)
     spec = spec.for_profile(prof.name)
     profile, records = prof.name, load_records(spec.id, prof.name, results_root)
-    agg = aggregate(spec, records)
+    replicates = {(r.row, r.seed): record_replicates(r, results_root) for r in records if r.ok}
+    agg = aggregate(spec, records, replicates)
     cells = compare(spec, agg, load_reference(spec.published, spec, None), load_reference(spec.golden, spec, profile),
                     check_published=prof.check_published, paper_data=prof.paper_data)
-    return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records)
+    return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records,
+                       unreadable_records(spec.id, prof.name, results_root))
 
 
 def output_paths(spec: TableSpec, profile: str, results_root: Path | None = None) -> dict[str, Path]:

@@ -16,6 +16,8 @@ from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mirbench.metrics.bootstrap import stat_replicates
+
 
 def split_indices(split: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of ``"train"``, ``"valid"`` and ``"test"`` entries of a per-item split array."""
@@ -32,9 +34,11 @@ def genre_probe(
     max_iter: int = 20000,
     seed: int = 2022,
     n_jobs: int | None = None,
+    predictions: dict | None = None,
 ) -> dict[str, float]:
     """Macro-F1 of the tuned linear probe: ``features`` ``(N, d)``, integer/str ``labels`` ``(N,)``,
-    ``split`` ``(N,)`` in {train, valid, test}. Returns ``test/macro_f1``, ``valid/macro_f1``, ``C``."""
+    ``split`` ``(N,)`` in {train, valid, test}. Returns ``test/macro_f1``, ``valid/macro_f1``, ``C``;
+    a ``predictions`` dict given is filled with the test songs' ``true`` and ``pred`` labels."""
     tr, va, te = split_indices(split)
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     trva = np.concatenate([tr, va])
@@ -52,8 +56,16 @@ def genre_probe(
     )
     search.fit(x[trva], y[trva])
     pred = search.predict(x[te])
-    return {
+    out = {
         "test/macro_f1": float(f1_score(y[te], pred, average="macro")),
         "valid/macro_f1": float(search.best_score_),
         "C": float(search.best_params_["lr__C"]),
     }
+    if predictions is not None:
+        predictions.update(true=y[te], pred=pred)
+    return out
+
+
+def macro_f1_replicates(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Bootstrap replicates of the test macro-F1 over the test songs (:mod:`mirbench.metrics.bootstrap`)."""
+    return stat_replicates(lambda t, p: f1_score(t, p, average="macro"), true, pred)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse as sp
 
+from mirbench.metrics.bootstrap import mean_replicates
 from mirbench.metrics.ndcg import ndcg_at_k
 
 K_RANGE = (16, 32, 64, 128, 256, 512)
@@ -107,12 +108,19 @@ def _binary(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
+def user_ndcg(
+    history: sp.csr_matrix, hidden: sp.csr_matrix, sim: sp.csr_matrix, top_k: int = 500, mask_seen: bool = False
+) -> np.ndarray:
+    """nDCG@``top_k`` per user ``(U,)`` (NaN for users without hidden items), scores ``binarise(history) @ sim``."""
+    scores = np.asarray((_binary(history) @ sim).todense())
+    return ndcg_at_k(scores, _binary(hidden), top_k, exclude=history if mask_seen else None)
+
+
 def score_users(
     history: sp.csr_matrix, hidden: sp.csr_matrix, sim: sp.csr_matrix, top_k: int = 500, mask_seen: bool = False
 ) -> float:
-    """Mean nDCG@``top_k`` over users with hidden items, scores ``binarise(history) @ sim``."""
-    scores = np.asarray((_binary(history) @ sim).todense())
-    per_user = ndcg_at_k(scores, _binary(hidden), top_k, exclude=history if mask_seen else None)
+    """Mean nDCG@``top_k`` over users with hidden items (:func:`user_ndcg`)."""
+    per_user = user_ndcg(history, hidden, sim, top_k, mask_seen)
     return float(np.nanmean(per_user)) if np.isfinite(per_user).any() else float("nan")
 
 
@@ -122,6 +130,14 @@ class ItemKNNResult:
     per_split: list[float] = field(default_factory=list)
     best_k: list[int] = field(default_factory=list)
     valid: list[dict[int, float]] = field(default_factory=list)
+    test_users: list[np.ndarray] = field(default_factory=list)  # per split: nDCG of each test user (NaN: none hidden)
+
+    def replicates(self) -> np.ndarray:
+        """Bootstrap replicates of :attr:`ndcg` over the test users: each split's users resampled, then the
+        mean over splits (:mod:`mirbench.metrics.bootstrap`)."""
+        per_split = [mean_replicates(np.nan_to_num(u), np.isfinite(u)) for u in self.test_users]
+        with np.errstate(invalid="ignore"):
+            return np.nanmean(np.stack(per_split), axis=0).astype(np.float32)
 
 
 def itemknn_ndcg(
@@ -153,6 +169,8 @@ def itemknn_ndcg(
         best = max(ks, key=lambda k: (np.nan_to_num(valid[k], nan=-1.0), -k))
         res.valid.append(valid)
         res.best_k.append(best)
-        res.per_split.append(score_users(split.test_history, split.test_hidden, sims[best], top_k, mask_seen))
+        users = user_ndcg(split.test_history, split.test_hidden, sims[best], top_k, mask_seen)
+        res.test_users.append(users)
+        res.per_split.append(float(np.nanmean(users)) if np.isfinite(users).any() else float("nan"))
     res.ndcg = float(np.nanmean(res.per_split))
     return res

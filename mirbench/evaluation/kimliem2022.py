@@ -44,9 +44,10 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from mirbench.evaluation.downstream import Downstream, RealDownstream, datamodule_downstream
-from mirbench.evaluation.genre_probe import genre_probe
+from mirbench.evaluation.genre_probe import genre_probe, macro_f1_replicates
 from mirbench.evaluation.itemknn import itemknn_ndcg
 from mirbench.evaluation.tagging_probe import tagging_probe
+from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, save_replicates
 from mirbench.paths import shared_data_dir
 
 RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
@@ -126,7 +127,12 @@ def save_song_components(path: str | Path, song_comp: np.ndarray, data: Downstre
     return path
 
 
-def evaluate(
+def evaluate(model, datamodule, **kwargs) -> dict[str, float]:
+    """The whole protocol (:func:`evaluate_items`); the metrics only."""
+    return evaluate_items(model, datamodule, **kwargs)[0]
+
+
+def evaluate_items(
     model,
     datamodule,
     genre_n_iter: int = 64,
@@ -139,10 +145,11 @@ def evaluate(
     n_jobs: int | None = None,
     save_dir: str | Path | None = None,
     real: RealDownstream | None = None,
-) -> dict[str, float]:
-    """The whole protocol; keys ``"<stage>/<metric>"`` (see the module docstring). ``real``: the genre, tag and
-    recommendation columns on the real GTZAN, MTAT and Echonest (in the datamodule's ``view``) instead of the
-    datamodule's own songs."""
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The whole protocol: ``(metrics, bootstrap replicates)``, keys ``"<stage>/<metric>"`` (see the module
+    docstring); the replicates resample the test songs of the probes and the test users of the item-kNN splits.
+    ``real``: the genre, tag and recommendation columns on the real GTZAN, MTAT and Echonest (in the
+    datamodule's ``view``) instead of the datamodule's own songs."""
     t0 = time.perf_counter()
     dm = datamodule
     if real is None:
@@ -160,10 +167,16 @@ def evaluate(
     for data in (genre, tags, rec):
         emb(data)
     out = {"test/embed_time_s": time.perf_counter() - t0}
+    g_pred, t_pred = {}, {}
     with single_threaded():
-        g = genre_probe(emb(genre), genre.labels, genre.split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
-        t = tagging_probe(emb(tags), tags.tags, tags.split, n_iter=tag_n_iter, seed=seed, n_jobs=n_jobs)
+        g = genre_probe(emb(genre), genre.labels, genre.split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs,
+                        predictions=g_pred)
+        t = tagging_probe(emb(tags), tags.tags, tags.split, n_iter=tag_n_iter, seed=seed, n_jobs=n_jobs,
+                          predictions=t_pred)
         r = itemknn_ndcg(emb(rec), rec.plays, n_splits=itemknn_splits, seed=seed)
+    reps = {"test/gtzan_macro_f1": macro_f1_replicates(g_pred["true"], g_pred["pred"]),
+            "test/mtat_macro_auroc": macro_auc_replicates(t_pred["scores"], t_pred["true"]),
+            "test/echonest_ndcg500": r.replicates()}
     out["test/gtzan_macro_f1"], out["valid/gtzan_macro_f1"] = g["test/macro_f1"], g["valid/macro_f1"]
     out["test/mtat_macro_auroc"], out["valid/mtat_macro_auroc"] = t["test/macro_auroc"], t["valid/macro_auroc"]
     out["test/echonest_ndcg500"] = r.ndcg
@@ -174,14 +187,17 @@ def evaluate(
         view = f"{type(dm).__name__}:{dict(getattr(dm, 'hparams', {})).get('view', '')}"
         g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, dm.song_from_audio, gtzan_mini_per_genre)
         g_emb = _embed(model, g_songs)
+        gm_pred = {}
         with single_threaded():
-            gm = genre_probe(g_emb, g_labels, g_split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs)
+            gm = genre_probe(g_emb, g_labels, g_split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs,
+                             predictions=gm_pred)
         out["test/gtzan_mini_macro_f1"], out["valid/gtzan_mini_macro_f1"] = gm["test/macro_f1"], gm["valid/macro_f1"]
+        reps["test/gtzan_mini_macro_f1"] = macro_f1_replicates(gm_pred["true"], gm_pred["pred"])
 
     if save_dir is not None and callable(getattr(model, "responsibilities", None)):
         save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(tags.songs), tags)
     out["test/eval_time_s"] = time.perf_counter() - t0
-    return out
+    return out, reps
 
 
 class KimLiem2022Evaluation(Callback):
@@ -190,8 +206,8 @@ class KimLiem2022Evaluation(Callback):
     The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP global rank 0
     evaluates and broadcasts the metrics; every rank logs them. Args as :func:`evaluate`; the defaults are the
     paper's (64 draws of C for the genre probe, 32 draws for the tagging probe, 5 item-kNN user splits, seed
-    2022). ``gtzan_mini``: add the real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``, default ``<shared data>/gtzan_mini``;
-    ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
+    2022). ``gtzan_mini``: add the real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``,
+    default ``<shared data>/gtzan_mini``; ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
     (joblib; the same numbers).
     ``save_song_components``: write ``<trainer.log_dir>/song_components.npz`` for models with
     ``responsibilities`` (HDPGMM; the songs of the tag column). ``real``: read the genre, tag and
@@ -229,7 +245,10 @@ class KimLiem2022Evaluation(Callback):
         def run() -> dict[str, float]:
             # the test loop runs under inference mode; the tagging probe trains with autograd
             with torch.inference_mode(False), torch.enable_grad():
-                return evaluate(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
+                metrics, replicates = evaluate_items(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
+            if trainer.logger is not None:  # beside the run's logs, where the runner finds them
+                save_replicates(log_dir / BOOTSTRAP_FILE, replicates)
+            return metrics
 
         self.metrics = on_rank_zero(trainer, run)
         for name, value in self.metrics.items():

@@ -11,6 +11,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
+from mirbench.metrics.bootstrap import mean_replicates, stat_replicates
+
 
 def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k: int = 1,
                 metric: str = "euclidean") -> np.ndarray:
@@ -20,9 +22,14 @@ def knn_predict(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, k
 
 
 def knn_scores(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray,
-               k: int = 1, metric: str = "euclidean") -> dict[str, float]:
-    """``{"accuracy", "macro_f1"}`` of k-NN classification of ``test`` against the gallery ``train``."""
+               k: int = 1, metric: str = "euclidean", replicates: dict | None = None) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` of k-NN classification of ``test`` against the gallery ``train``; a
+    ``replicates`` dict given is filled with their bootstrap replicates over the test items."""
     pred = knn_predict(train, train_labels, test, k, metric)
     test_labels = np.asarray(test_labels)
+    if replicates is not None:
+        replicates["accuracy"] = mean_replicates(test_labels == pred)
+        replicates["macro_f1"] = stat_replicates(lambda t, p: f1_score(t, p, average="macro", zero_division=0),
+                                                 test_labels, pred)
     return {"accuracy": float(accuracy_score(test_labels, pred)),
             "macro_f1": float(f1_score(test_labels, pred, average="macro", zero_division=0))}

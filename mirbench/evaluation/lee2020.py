@@ -35,8 +35,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics.functional.classification import multilabel_auroc
 
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
-from mirbench.metrics.retrieval import as_tensor, pairwise_distance, prepare_gallery, recall_at_k
-from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_accuracy, vote_accuracy
+from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, mean_replicates, save_replicates
+from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, pairwise_distance, prepare_gallery
+from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_correct, vote_correct
 
 
 def macro_auc(scores, tags) -> tuple[float, np.ndarray]:
@@ -108,7 +109,26 @@ def _to_items(clips: dict, track_level: bool) -> dict:
     return clips
 
 
-def evaluate(
+def recall_hits(emb, relevance, ks: Sequence[int], distance: str, chunk_size: int, rule: str,
+                tag_categories: Sequence[str] | None, category: str | None, device=None
+                ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Per query: ``({k: (N,) bool hit within the k nearest}, (N,) bool answerable)``; the mean of the hits
+    over the answerable queries is :func:`mirbench.metrics.retrieval.recall_at_k` (same search, same rule)."""
+    if not ks or min(int(k) for k in ks) < 1:
+        raise ValueError(f"ks must be positive integers, got {list(ks)}")
+    rel = Relevance(relevance, rule, tag_categories, category)
+    nn = nearest_neighbours(emb, max(ks), distance, chunk_size, device=device)
+    first = rel(torch.arange(len(rel)), nn).cummax(dim=1).values
+    hits = {int(k): (first[:, min(int(k), first.shape[1]) - 1]).numpy() for k in ks}
+    return hits, rel.answerable.numpy()
+
+
+def evaluate(model: torch.nn.Module, datamodule, **kwargs) -> dict[str, float]:
+    """The whole protocol (:func:`evaluate_items`); the metrics only."""
+    return evaluate_items(model, datamodule, **kwargs)[0]
+
+
+def evaluate_items(
     model: torch.nn.Module,
     datamodule,
     ks: Sequence[int] = (1, 2, 4, 8),
@@ -122,8 +142,10 @@ def evaluate(
     chunk_size: int = 1024,
     device=None,
     save_to: str | Path | None = None,
-) -> dict[str, float]:
-    """The whole protocol; metric names without the ``test/`` prefix (see :class:`Lee2020Evaluation`).
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The whole protocol: ``(metrics, bootstrap replicates)``, names without the ``test/`` prefix (see
+    :class:`Lee2020Evaluation`). Replicates resample the test items of each metric (queries for R@K, tracks
+    for AUC, triplets for the triplet and Dim-Sim accuracies; :mod:`mirbench.metrics.bootstrap`).
 
     ``save_to``: also write the test items' embeddings there (:func:`save_embeddings`) for the projection plot.
     """
@@ -141,10 +163,14 @@ def evaluate(
     if save_to is not None:
         save_embeddings(save_to, emb, tags, info, subspaces)
     out: dict[str, float] = {}
+    reps: dict[str, np.ndarray] = {}
 
-    rk = recall_at_k(emb, tags, ks, distance, chunk_size, rule=relevance, tag_categories=info.tag_categories,
-                     category=relevance_category, device=device)
-    out.update({f"recall_at_{k}": v for k, v in rk.items()})
+    hits, answerable = recall_hits(emb, tags, ks, distance, chunk_size, relevance, info.tag_categories,
+                                   relevance_category, device)
+    n_scored = int(answerable.sum())
+    for k, h in hits.items():
+        out[f"recall_at_{k}"] = float((h & answerable).sum()) / n_scored if n_scored else float("nan")
+        reps[f"recall_at_{k}"] = mean_replicates(h, answerable)
 
     if has_logits:
         scores = items["logits"]  # AUC is rank-based: sigmoid(track-mean logits) ranks like the logits
@@ -152,6 +178,7 @@ def evaluate(
         ref = _to_items(collect(model, _reference_loader(datamodule), {"emb": "embed"}, device), track_level)
         scores = centroid_scores(emb, ref["emb"], ref["tags"], distance)
     out["auc"], _ = macro_auc(scores, tags)
+    reps["auc"] = macro_auc_replicates(as_tensor(scores).cpu().double().numpy(), as_tensor(tags).cpu().numpy())
 
     full, sub = {}, {}
     for i, cat in enumerate(info.categories):
@@ -160,22 +187,26 @@ def evaluate(
         if len(a) == 0:
             warnings.warn(f"no {cat!r} triplet can be drawn from the test set; the category is skipped", stacklevel=2)
             continue
-        full[cat] = triplet_accuracy(emb, a, p, n, None, distance)
+        full[cat] = triplet_correct(emb, a, p, n, None, distance)
         if subspaces and cat in subspaces:
-            sub[cat] = triplet_accuracy(emb, a, p, n, subspaces[cat], distance)
-    for prefix, accs in (("triplet_acc", full), ("subspace_triplet_acc", sub)):
-        out.update({f"{prefix}_{c}": v for c, v in accs.items()})
-        if accs:
-            out[f"{prefix}_overall"] = float(np.mean(list(accs.values())))
+            sub[cat] = triplet_correct(emb, a, p, n, subspaces[cat], distance)
+    for prefix, right in (("triplet_acc", full), ("subspace_triplet_acc", sub)):
+        out.update({f"{prefix}_{c}": float(r.mean()) for c, r in right.items()})
+        reps.update({f"{prefix}_{c}": mean_replicates(r) for c, r in right.items()})
+        if right:
+            out[f"{prefix}_overall"] = float(np.mean([r.mean() for r in right.values()]))
+            reps[f"{prefix}_overall"] = np.mean([reps[f"{prefix}_{c}"] for c in right], axis=0)
 
     if dimsim and callable(getattr(datamodule, "dimsim_triplets", None)):
         d = datamodule.dimsim_triplets()
         if d is not None:
             ce = clips["emb"]
             idx = [torch.as_tensor(np.asarray(d[k]), dtype=torch.long) for k in ("anchor", "song1", "song2")]
-            out["dimsim_acc"] = vote_accuracy(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
-                                              distance=distance)
-    return out
+            right, scored = vote_correct(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
+                                         distance=distance)
+            out["dimsim_acc"] = float(right[scored].mean()) if scored.any() else float("nan")
+            reps["dimsim_acc"] = mean_replicates(right, scored)
+    return out, reps
 
 
 class Lee2020Evaluation(Callback):
@@ -186,8 +217,8 @@ class Lee2020Evaluation(Callback):
     ``test/subspace_triplet_acc_{category}`` / ``_overall`` and ``test/dimsim_acc``.
 
     The callback iterates ``trainer.datamodule.test_dataloader()`` itself (whatever ``test_step``
-    does; ``limit_test_batches`` does not apply). Under DDP only global rank 0 computes and logs
-    (``rank_zero_only``); the other ranks wait at the end of the test loop.
+    does; ``limit_test_batches`` does not apply). Under DDP global rank 0 evaluates the whole test set
+    and broadcasts the metrics; every rank logs them (the numbers of a 1-process run).
 
     Args:
         ks: the K of R@K (Lee et al.: 1, 2, 4, 8).
@@ -224,11 +255,19 @@ class Lee2020Evaluation(Callback):
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.datamodule is None:
             raise RuntimeError("Lee2020Evaluation needs trainer.test(model, datamodule=...)")
-        if trainer.world_size > 1 and not trainer.is_global_zero:
-            return
-        save_to = None
-        if self.save_embeddings:
-            save_to = Path(trainer.log_dir or trainer.default_root_dir) / EMBEDDINGS_FILE
-        self.metrics = evaluate(pl_module, trainer.datamodule, device=pl_module.device, save_to=save_to, **self.kwargs)
+        # every rank joins the collectives (``log_dir`` is a broadcast); rank 0 alone evaluates the whole,
+        # unsharded test set and broadcasts its metrics, so each rank logs the numbers of a 1-process run
+        from mirbench.evaluation.ddp import on_rank_zero
+
+        log_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        self.metrics = on_rank_zero(trainer, lambda: self._evaluate(pl_module, trainer.datamodule, log_dir))
         for name, value in self.metrics.items():
-            pl_module.log(f"test/{name}", float(value), rank_zero_only=True)
+            pl_module.log(f"test/{name}", float(value))
+
+    def _evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path) -> dict[str, float]:
+        save_to = log_dir / EMBEDDINGS_FILE if self.save_embeddings else None
+        metrics, replicates = evaluate_items(pl_module, datamodule, device=pl_module.device,
+                                             save_to=save_to, **self.kwargs)
+        if pl_module.trainer.logger is not None:  # beside the run's logs, where the runner finds them
+            save_replicates(log_dir / BOOTSTRAP_FILE, {f"test/{k}": v for k, v in replicates.items()})
+        return metrics

@@ -117,10 +117,12 @@ def tagging_probe(
     search_space: dict | None = None,
     seed: int = 2022,
     n_jobs: int | None = None,
+    predictions: dict | None = None,
 ) -> dict[str, float]:
     """Macro ROC-AUC of the tuned multi-label probe: ``features`` ``(N, d)``, binary ``tags`` ``(N, T)``,
     ``split`` ``(N,)`` in {train, valid, test}. Returns ``test/macro_auroc``, ``valid/macro_auroc`` and
-    the chosen hyper-parameters."""
+    the chosen hyper-parameters; a ``predictions`` dict given is filled with the test songs' ``true`` tags and
+    ``scores`` (for :func:`mirbench.metrics.bootstrap.macro_auc_replicates`)."""
     tr, va, te = split_indices(split)
     x, y = np.asarray(features, dtype=np.float64), np.asarray(tags)
     trva = np.concatenate([tr, va])
@@ -137,9 +139,12 @@ def tagging_probe(
         n_jobs=n_jobs,
     )
     search.fit(x[trva], y[trva])
+    scores = search.predict_log_proba(x[te])
     out = {
-        "test/macro_auroc": macro_auroc(y[te], search.predict_log_proba(x[te])),
+        "test/macro_auroc": macro_auroc(y[te], scores),
         "valid/macro_auroc": float(search.best_score_),
     }
+    if predictions is not None:
+        predictions.update(true=y[te], scores=scores)
     out.update({k.removeprefix("lr__"): float(v) for k, v in search.best_params_.items()})
     return out

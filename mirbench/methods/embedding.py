@@ -24,6 +24,7 @@ from mirbench.backbones.mlp import materialize
 from mirbench.data.base import DataInfo
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE
 from mirbench.evaluation.knn import knn_scores
+from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, save_replicates
 
 
 
@@ -114,11 +115,14 @@ class EmbeddingMethod(LightningModule):
         labels = torch.cat([y for _, y in self._test_out]).numpy()
         self._test_out = []
         x_train, y_train = self.data_arrays("train")
-        scores = knn_scores(self.embed_array(x_train), y_train, test, labels, k=self.knn_k)
+        replicates: dict[str, np.ndarray] = {}
+        scores = knn_scores(self.embed_array(x_train), y_train, test, labels, k=self.knn_k, replicates=replicates)
         for name, value in scores.items():
             self.log(f"test/{name}", value)
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        if self.trainer.is_global_zero and self.trainer.logger is not None:  # beside the run's logs
+            save_replicates(out / BOOTSTRAP_FILE, {f"test/{k}": v for k, v in replicates.items()})
         if self.save_embeddings and self.trainer.is_global_zero:
-            out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
             out.mkdir(parents=True, exist_ok=True)
             names = np.array(self.data_info.class_names if self.data_info is not None else (), dtype=str)
             np.savez(out / EMBEDDINGS_FILE, embeddings=test, labels=labels, class_names=names)

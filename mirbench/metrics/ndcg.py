@@ -17,6 +17,26 @@ def _dense_rows(m, rows: slice) -> np.ndarray:
     return np.asarray(block.todense()) if sp.issparse(block) else np.asarray(block)
 
 
+def _top_k(sc: np.ndarray, k: int) -> np.ndarray:
+    """Indices ``(U, k)`` of the k highest scores per row, ordered by (score desc, item index asc).
+
+    ``argpartition`` picks arbitrarily among items tied with the k-th score; rows where such a tie crosses
+    the boundary are redone with a stable full sort, so the lower item index always wins.
+    """
+    n_items = sc.shape[1]
+    if k >= n_items:
+        return np.argsort(-sc, axis=1, kind="stable")
+    part = np.argpartition(-sc, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(sc, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    top = np.take_along_axis(part, order, axis=1)
+    kth = part_scores.min(axis=1, keepdims=True)
+    ambiguous = (sc == kth).sum(1) > (part_scores == kth).sum(1)
+    if ambiguous.any():
+        top[ambiguous] = np.argsort(-sc[ambiguous], axis=1, kind="stable")[:, :k]
+    return top
+
+
 def ndcg_at_k(
     scores: np.ndarray,
     relevant,
@@ -39,11 +59,7 @@ def ndcg_at_k(
         rel = _dense_rows(relevant, rows) > 0
         if exclude is not None:
             sc[_dense_rows(exclude, rows) > 0] = -np.inf
-        # top-k by score, ties broken by the lower item index
-        part = np.argpartition(-sc, k - 1, axis=1)[:, :k] if k < n_items else np.tile(np.arange(n_items), (sc.shape[0], 1))
-        part_scores = np.take_along_axis(sc, part, axis=1)
-        order = np.lexsort((part, -part_scores), axis=1)
-        top = np.take_along_axis(part, order, axis=1)
+        top = _top_k(sc, k)
         dcg = (np.take_along_axis(rel, top, axis=1) * discount).sum(1)
         n_rel = rel.sum(1)
         idcg = cum_discount[np.minimum(n_rel, k)]

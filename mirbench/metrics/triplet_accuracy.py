@@ -125,15 +125,15 @@ def _distances(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:
     raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
 
 
-def triplet_accuracy(
+def triplet_correct(
     embeddings,
     anchor,
     positive,
     negative,
     dims: slice | Sequence[int] | None = None,
     distance: str = "euclidean",
-) -> float:
-    """Fraction of triplets with ``d(a, p) < d(a, n)`` (strict: ties are wrong); NaN without triplets.
+) -> np.ndarray:
+    """Per triplet ``(M,)`` bool: ``d(a, p) < d(a, n)`` (strict: ties are wrong).
 
     ``embeddings`` ``(N, D)``; index arrays of equal length; ``dims`` restricts the distance to a
     sub-space (for ``cosine``, the sub-vectors are normalised).
@@ -145,9 +145,45 @@ def triplet_accuracy(
     if not (len(a) == len(p) == len(n)):
         raise ValueError(f"triplet index arrays differ in length: {len(a)}, {len(p)}, {len(n)}")
     if len(a) == 0:
-        return float("nan")
-    right = _distances(emb[a], emb[p], distance) < _distances(emb[a], emb[n], distance)
-    return float(right.double().mean())
+        return np.zeros(0, dtype=bool)
+    return (_distances(emb[a], emb[p], distance) < _distances(emb[a], emb[n], distance)).numpy()
+
+
+def triplet_accuracy(
+    embeddings,
+    anchor,
+    positive,
+    negative,
+    dims: slice | Sequence[int] | None = None,
+    distance: str = "euclidean",
+) -> float:
+    """Fraction of triplets with ``d(a, p) < d(a, n)`` (:func:`triplet_correct`); NaN without triplets."""
+    right = triplet_correct(embeddings, anchor, positive, negative, dims, distance)
+    return float(right.mean()) if len(right) else float("nan")
+
+
+def vote_correct(
+    emb_anchor,
+    emb_1,
+    emb_2,
+    song1_vote,
+    song2_vote,
+    dims: slice | Sequence[int] | None = None,
+    distance: str = "euclidean",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dim-Sim agreement per triplet: ``(right, scored)``, both ``(M,)`` bool.
+
+    ``right[i]``: the more-voted song of triplet i is strictly closer to the anchor; ``scored[i]``: the votes
+    differ (a tied vote says nothing and is left out). Embeddings ``(M, D)`` each (row i = triplet i); votes
+    ``(M,)`` (counts, or 0/1 in the clean set).
+    """
+    a, s1, s2 = (as_tensor(v).cpu().double() for v in (emb_anchor, emb_1, emb_2))
+    if dims is not None:
+        a, s1, s2 = a[:, dims], s1[:, dims], s2[:, dims]
+    v1, v2 = (as_tensor(v).cpu().double().reshape(-1) for v in (song1_vote, song2_vote))
+    d1, d2 = _distances(a, s1, distance), _distances(a, s2, distance)
+    right = torch.where(v1 > v2, d1 < d2, d2 < d1)
+    return right.numpy(), (v1 != v2).numpy()
 
 
 def vote_accuracy(
@@ -159,18 +195,7 @@ def vote_accuracy(
     dims: slice | Sequence[int] | None = None,
     distance: str = "euclidean",
 ) -> float:
-    """Dim-Sim agreement: fraction of triplets whose more-voted song is strictly closer to the anchor.
-
-    Embeddings ``(M, D)`` each (row i = triplet i); votes ``(M,)`` (counts, or 0/1 in the clean set).
-    Triplets with ``song1_vote == song2_vote`` are left out; NaN when none is left.
-    """
-    a, s1, s2 = (as_tensor(v).cpu().double() for v in (emb_anchor, emb_1, emb_2))
-    if dims is not None:
-        a, s1, s2 = a[:, dims], s1[:, dims], s2[:, dims]
-    v1, v2 = (as_tensor(v).cpu().double().reshape(-1) for v in (song1_vote, song2_vote))
-    keep = v1 != v2
-    if not keep.any():
-        return float("nan")
-    d1, d2 = _distances(a, s1, distance), _distances(a, s2, distance)
-    right = torch.where(v1 > v2, d1 < d2, d2 < d1)
-    return float(right[keep].double().mean())
+    """Dim-Sim agreement: fraction of the scored triplets (:func:`vote_correct`) whose more-voted song is
+    strictly closer to the anchor; NaN when no triplet has differing votes."""
+    right, scored = vote_correct(emb_anchor, emb_1, emb_2, song1_vote, song2_vote, dims, distance)
+    return float(right[scored].mean()) if scored.any() else float("nan")

@@ -38,19 +38,23 @@ def test_signed_delta():
     assert signed(spec_col, float("nan"), "") == "—"
 
 
-def test_markdown_bold_best_and_deltas(table):
+def test_markdown_ours_with_intervals_then_published(table):
     spec, results = table
     md = build_report(spec, results_root=results).markdown()
     assert "Our choice: three steps of SGD." in md.split("## Results")[0]  # notes at the top
-    lines = {ln.split(" | ")[1]: ln for ln in md.splitlines() if ln.startswith("| ") and " | SGD" in ln}
-    slow, fast = lines["SGD lr 0.01"], lines["SGD lr 0.5"]
-    assert "| 65.0 ± 7.1 (n=2) | 70.0 | -5.0 worse | MISS |" in slow
-    assert "| **80.0** ± 0.0 (n=1) | **75.0** | +5.0 better | ok |" in fast
-    # lower loss is better: fast (0.4) is bold, slow (0.8) is not; delta 0.4 - 0.35 is worse
-    assert "| **0.400** ± 0.000 (n=1) | **0.350** | +0.050 worse | known gap |" in fast
-    assert "| 0.800 ± 0.141 (n=2) |" in slow
-    assert "| fast_wins (required) |" in md and "| held |" in md
-    assert "we train fewer steps" in md and "broken seed=0: RuntimeError: boom" in md
+    ours, published = md.split("### Ours")[1].split("Published:")
+    def by_row(text):
+        return {ln.split(" | ")[1]: ln for ln in text.splitlines() if " | `" in ln}
+    lines = by_row(ours)
+    # slow: seeds 60, 70 -> 65.0, no replicates: 95 % half-width from the seeds = 1.96 * sqrt(50 / 2) = 9.8
+    assert "| `slow` | 2 | 65.0±9.8 | 0.800±0.196 |" in lines["`slow`"]
+    assert "| `fast` | 1 | **80.0** | **0.400** |" in lines["`fast`"]  # one seed, no interval
+    pub = by_row(published.split("##")[0])
+    assert "| `slow` | 70.0 MISS |" in pub["`slow`"] and "| **75.0** ok | **0.350** |" in pub["`fast`"]
+    assert "- we train fewer steps (1 cells)" in md  # a known-gap reason once, with its count
+    assert "`fast_wins`" in md and "**held** (required)" in md and "effect +15.0 [+5.2, +24.8]" in md
+    assert "broken seed=0: RuntimeError: boom" in md
+    assert max(len(ln) for ln in md.split("## Results")[1].splitlines() if ln.startswith("|")) <= 120
 
 
 def test_write_table_and_plots(table):
@@ -59,9 +63,9 @@ def test_write_table_and_plots(table):
     paths = output_paths(spec, "default", results)
     assert all(p.is_file() for p in paths.values())
     tex = paths["tex"].read_text()
-    assert r"\textbf{80.0} $\pm$ 0.0 (n=1)" in tex and r"Acc $\Delta$" in tex
+    assert r"\textbf{80.0} (75.0)" in tex and r"65.0$\pm$9.8 (70.0)" in tex and r"\toprule" in tex
     csv = paths["csv"].read_text().splitlines()
-    assert csv[0].startswith("table_id,profile,row,column,mean,std,n,") and len(csv) == 1 + 4 * 3
+    assert csv[0].startswith("table_id,profile,row,column,mean,std,n,values,half,lo,hi,") and len(csv) == 1 + 4 * 3
     pngs = make_plots(spec, report=report, results_root=results)
     assert sorted(p.name for p in pngs) == ["acc_bars.png", "curves.png", "custom.png", "grouped.png"]
     assert all(p.stat().st_size > 1000 for p in pngs)
@@ -74,10 +78,18 @@ def test_check_exit_codes(table, tmp_path, capsys):
     assert "published miss: slow/acc" in capsys.readouterr().out
     (tmp_path / "benchmarks/published/toy_table.csv").write_text(PUB.replace(",70.0,%,T1,1,", ",70.0,%,T1,5,"))
     assert main(["check", *args]) == 0
-    for seed in (0, 1):  # slow now beats fast
-        put(results, "slow", seed, **{"test/acc": 0.90, "test/loss": 0.1, "fit_time_s": 12.0})
+    for seed in (0, 1):  # slow now beats fast beyond its interval: the required claim is contradicted
+        put(results, "slow", seed, **{"test/acc": 0.90 + 0.01 * seed, "test/loss": 0.1, "fit_time_s": 12.0})
+    (tmp_path / "benchmarks/published/toy_table.csv").write_text(PUB.replace(",70.0,%,T1,1,", ",90.0,%,T1,20,"))
     assert main(["check", *args]) == 1
-    assert "required claim not held: fast_wins" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "required claim contradicted: fast_wins" in out
+    assert "claims 0 held / 1 contradicted / 0 inconclusive" in out
+    put(results, "slow", 1, **{"test/acc": 0.60, "test/loss": 0.1, "fit_time_s": 12.0})  # 0.9, 0.6: too wide to tell
+    assert main(["check", *args]) == 0
+    assert "warning: required claim inconclusive: fast_wins" in capsys.readouterr().out
+    assert main(["check", *args, "--strict"]) == 1
+    capsys.readouterr()
     golden = tmp_path / "benchmarks/golden/toy_table.csv"
     golden.parent.mkdir(parents=True)
     golden.write_text("table_id,row,column,value,unit,source,tol_abs,tol_rel,status,note,profile\n"
@@ -105,8 +117,8 @@ def test_sections_print_one_table_each(table):
     report = build_report(cut, results_root=results)
     md = report.markdown()
     a, b = md.split("### Table A")[1].split("### Table B")
-    assert "SGD lr 0.5" in a and "SGD lr 0.01" not in a and "Acc" in a and "Loss" not in a
-    assert "SGD lr 0.01" in b and "Loss" in b.split("\n\n")[1] and "Acc" not in b.split("\n\n")[1]
+    assert "`fast`" in a and "`slow`" not in a and "Acc" in a and "Loss" not in a
+    assert "`slow`" in b and "Loss" in b.split("\n\n")[1] and "Acc" not in b.split("\n\n")[1]
     tex = report.latex()
     assert tex.count(r"\begin{table}") == 2 and r"\label{tab:toy_table-b}" in tex
 
@@ -120,20 +132,50 @@ def test_golden_freezes_mean_and_seed_spread_and_checks_against_it(table, capsys
 
     spec, results = table
     spec = dataclasses.replace(spec, golden=results / "golden.csv")
-    path, n = freeze_golden(spec, "default", results, sigmas=3.0, min_tol_rel=0.02)
+    path, n = freeze_golden(spec, "default", results, widths=1.0, min_tol_rel=0.02)
     gold = pd.read_csv(path)
     # only `slow` has two seeds; time columns are machine-dependent and never frozen
     assert n == 2 and set(gold.row) == {"slow"} and set(gold.column) == {"acc", "loss"}
     acc = gold[gold.column == "acc"].iloc[0]
     assert acc.value == 65.0 and acc.profile == "default"
-    assert abs(acc.tol_abs - 3 * 7.0710678) < 1e-3  # 3 x sample std of (60, 70)
+    assert abs(acc.tol_abs - 1.959964 * 7.0710678 / 2 ** 0.5) < 1e-3  # 95 % half-width from seeds 60, 70
     loss = gold[gold.column == "loss"].iloc[0]
-    assert abs(loss.tol_abs - 3 * 0.1414214) < 1e-4
+    assert abs(loss.tol_abs - 1.959964 * 0.1414214 / 2 ** 0.5) < 1e-4
     assert build_report(spec, results_root=results).cells.query("row == 'slow'").golden_status.tolist()[:2] == ["ok", "ok"]
-    # a third seed far off moves the mean (76.3) out of a 1-sigma band (65 +- 7.1): check fails, says how to re-freeze
-    freeze_golden(spec, "default", results, sigmas=1.0, min_tol_rel=0.02)
+    # a third seed far off moves the mean (76.3) out of the band (65 +- 9.8): check fails, says how to re-freeze
     put(results, "slow", 2, **{"test/acc": 0.99, "test/loss": 0.8, "fit_time_s": 12.0})
     from mirbench.bench.commands import check_report
 
     fails, _ = check_report(build_report(spec, results_root=results))
     assert any("golden miss: slow/acc" in f and "mirbench golden toy_table" in f for f in fails)
+
+
+def test_check_fails_on_an_unreadable_record_and_names_it(table, capsys):
+    spec, results = table
+    bad = results / "toy_table" / "runs" / "default" / "fast__seed1.json"
+    bad.write_text('{"table_id": "toy_table", "row": "fa')  # a truncated write
+    (results.parent / "benchmarks/published/toy_table.csv").write_text(PUB.replace(",70.0,%,T1,1,", ",70.0,%,T1,5,"))
+    assert main(["check", str(spec.path), "--results", str(results)]) == 1
+    assert f"unreadable record: {bad}" in capsys.readouterr().out
+    assert str(bad) in build_report(spec, results_root=results).markdown()
+
+
+def test_a_non_finite_published_value_is_an_error_not_a_dropped_check(table, capsys):
+    spec, results = table
+    (results.parent / "benchmarks/published/toy_table.csv").write_text(PUB.replace(",70.0,%,", ",nan,%,"))
+    assert main(["check", str(spec.path), "--results", str(results)]) == 2
+    assert "line 2: value 'nan' is not finite" in capsys.readouterr().err
+
+
+def test_records_know_the_code_that_made_them(table, tmp_path):
+    from mirbench.bench.records import code_hash, load_records, numbers_source
+
+    spec, results = table
+    rec = load_records("toy_table", "default", results)[0]
+    assert rec.code_files == numbers_source() and "metrics/bootstrap.py" in rec.code_files
+    assert "bench/tables.py" not in rec.code_files  # rendering code does not make a record stale
+    assert not rec.stale and rec.code_sha256 == code_hash(rec.code_files)
+    rec.code_files = rec.code_files + ["does/not/exist.py"]  # code that changed (here: vanished) since the run
+    assert rec.stale
+    rec.code_files = []  # recorded before code hashes were
+    assert rec.stale

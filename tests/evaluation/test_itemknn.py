@@ -28,6 +28,27 @@ def test_ndcg_matches_sklearn_on_small_cases():
     assert ndcg_at_k(s, r, 4, exclude=np.array([[1, 0, 0, 0]]))[0] > expect
 
 
+def _naive_ndcg(scores: np.ndarray, rel: np.ndarray, k: int) -> float:
+    """One user, by a plain loop: rank by (score desc, item index asc), DCG over the top k."""
+    ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    dcg = sum(1.0 / np.log2(pos + 2) for pos, i in enumerate(ranked) if rel[i])
+    ideal = sum(1.0 / np.log2(pos + 2) for pos in range(min(int(rel.sum()), k)))
+    return dcg / ideal if ideal else float("nan")
+
+
+def test_ndcg_breaks_ties_at_the_kth_score_by_lower_item_index():
+    # items 0 and 1 tie with score 0 at rank 3: the documented rule keeps item 0 (relevant) -> DCG 1/log2(4)
+    assert ndcg_at_k(np.array([[0.0, 0.0, 2.0, 1.0]]), np.array([[1, 0, 0, 0]]), 3)[0] == pytest.approx(0.5)
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 3, size=(60, 40)).astype(float)  # many ties, as item-kNN's exact zeros
+    scores[rng.random(scores.shape) < 0.5] = 0.0
+    rel = (rng.random((60, 40)) < 0.2).astype(int)
+    for k in (1, 5, 17, 40, 60):
+        ours = ndcg_at_k(scores, rel, k, chunk=7)
+        ref = np.array([_naive_ndcg(scores[u], rel[u], k) for u in range(60)])
+        np.testing.assert_allclose(ours, ref, atol=1e-12, equal_nan=True)
+
+
 def test_topk_cosine_matches_brute_force():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(40, 6))

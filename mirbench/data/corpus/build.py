@@ -37,6 +37,7 @@ from mirbench.data.corpus.sources import PieceSpec, select_pieces
 from mirbench.io import dir_mode, write_json
 
 FORMAT_VERSION = 3
+DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,13 @@ class CorpusParams:
     n_pieces: int = 360
     clips_per_piece: int = 6
     seed: int = 0
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split: tuple[float, float, float] = DEFAULT_SPLIT  # train, valid, test fractions of the pieces
     n_dimsim_triplets: int = 1000
 
     @property
     def name(self) -> str:
-        return f"n{self.n_pieces}-c{self.clips_per_piece}-s{self.seed}-v{FORMAT_VERSION}"
+        split = "" if self.split == DEFAULT_SPLIT else "-p" + "-".join(f"{round(100 * f)}" for f in self.split)
+        return f"n{self.n_pieces}-c{self.clips_per_piece}-s{self.seed}{split}-v{FORMAT_VERSION}"
 
 
 _RENDERER: Renderer | None = None

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.data.base import DataInfo
-from mirbench.data.corpus.build import CorpusParams, build_corpus
+from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
 from mirbench.paths import dataset_dir
@@ -63,13 +63,14 @@ def ensure_corpus(params: CorpusParams, root: str | None = None, workers: int | 
 
 class CorpusBuildDataModule(LightningDataModule):
     """What the corpus datamodules share: the build their ``root``/``n_pieces``/``clips_per_piece``/``seed``
-    hyper-parameters name (``build_workers`` processes build it on first use). Subclasses call
+    (/``split``: train/valid/test fractions of the pieces) hyper-parameters name (``build_workers`` processes build it on first use). Subclasses call
     ``save_hyperparameters()`` with those arguments."""
 
     @property
     def params(self) -> CorpusParams:
         h = self.hparams
-        return CorpusParams(n_pieces=h.n_pieces, clips_per_piece=h.clips_per_piece, seed=h.seed)
+        split = tuple(float(f) for f in h.get("split", DEFAULT_SPLIT))
+        return CorpusParams(n_pieces=h.n_pieces, clips_per_piece=h.clips_per_piece, seed=h.seed, split=split)
 
     @property
     def root(self) -> str | None:
@@ -96,6 +97,7 @@ class CorpusDataModule(CorpusBuildDataModule):
     """
 
     def __init__(self, root: str | None = None, n_pieces: int = 360, clips_per_piece: int = 6, seed: int = 0,
+                 split: tuple[float, float, float] = DEFAULT_SPLIT,
                  features: Literal["logmel", "frames52", "audio"] = "logmel",
                  sampling: Literal["clips", "triplets"] = "clips", track_triplets: bool = False,
                  triplets_per_epoch: int = 4096, batch_size: int = 32, num_workers: int = 0,

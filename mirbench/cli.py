@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
+import re
 import shutil
 import sys
 import textwrap
@@ -114,16 +115,28 @@ def import_suite() -> list[str]:
     return failed
 
 
+def _configured_class_paths() -> set[str]:
+    """Every ``class_path`` named in the project's configs (a base class that a config uses is runnable too)."""
+    from mirbench.paths import benchmarks_dir
+
+    found: set[str] = set()
+    for path in (benchmarks_dir() / "configs").rglob("*.yaml"):
+        found.update(re.findall(r"class_path:\s*([\w.]+)", path.read_text(errors="replace")))
+    return found
+
+
 def _suite_classes(base: type) -> list[type]:
-    """The suite's concrete subclasses of ``base`` (public, no suite subclass of their own), by name."""
+    """The suite's runnable subclasses of ``base``, by name: public, and either without a suite subclass of
+    their own or named by a config (``FeatureDataModule`` is only a base; ``YT8MMusicVideoDataModule`` both)."""
     found, todo = {}, list(base.__subclasses__())
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()
         found[f"{cls.__module__}.{cls.__qualname__}"] = cls
-    leaves = [c for c in found.values() if c.__module__.startswith("mirbench.") and not c.__name__.startswith("_")
-              and not any(s.__module__.startswith("mirbench.") for s in c.__subclasses__())]
-    return sorted(leaves, key=lambda c: c.__name__)
+    configured = _configured_class_paths()
+    keep = [c for path, c in found.items() if c.__module__.startswith("mirbench.") and not c.__name__.startswith("_")
+            and (path in configured or not any(s.__module__.startswith("mirbench.") for s in c.__subclasses__()))]
+    return sorted(keep, key=lambda c: c.__name__)
 
 
 def suite_listing(width: int | None = None) -> str:

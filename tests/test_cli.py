@@ -86,7 +86,7 @@ def test_fit_help_lists_methods_and_datamodules(capsys):
     assert "--trainer.max_steps" in out
     for name in ("mirbench.methods.triplet.TripletMethod", "mirbench.methods.tagging.ClassificationMethod",
                  "mirbench.methods.hdpgmm.HDPGMMMethod", "mirbench.data.corpus.datamodule.CorpusDataModule",
-                 "mirbench.data.gtzan.GTZANDataModule"):
+                 "mirbench.data.gtzan.GTZANDataModule", "mirbench.data.yt8m_musicvideo.YT8MMusicVideoDataModule"):
         assert name in out, name
     listing = out.split("The suite's classes")[1]
     assert "mirbench.data.featuredm.FeatureDataModule" not in listing  # a base class, not something to run

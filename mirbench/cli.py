@@ -52,6 +52,8 @@ Examples:
   mirbench fit --help                          the trainer's options, the suite's methods and datamodules
 """
 HELP_FLAGS = ("-h", "--help", "--model.help", "--data.help")
+# what LightningCLI's top-level parser takes before the subcommand
+TOP_OPTIONS = ("-c", "--config", "--print_config")
 # where the classes a user can name with --model / --data live
 SUITE_PACKAGES = ("mirbench.methods", "mirbench.data", "mirbench.hdpgmm")
 
@@ -93,10 +95,13 @@ def commands() -> list[str]:
 
 
 def unknown_command(name: str) -> str:
-    """The error for an unknown subcommand, with the closest known ones."""
-    close = difflib.get_close_matches(name, commands(), n=2, cutoff=0.5)
+    """The error for an unknown subcommand (or option before one), with the closest known ones."""
+    option = name.startswith("-")
+    known = ["--help", "--version", *TOP_OPTIONS] if option else commands()
+    close = difflib.get_close_matches(name.split("=", 1)[0], known, n=2, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"mirbench: {name!r} is not a mirbench command.{hint} (mirbench --help lists them)"
+    what = "option (before a command)" if option else "command"
+    return f"mirbench: {name!r} is not a mirbench {what}.{hint} (mirbench --help lists the commands)"
 
 
 def import_suite() -> list[str]:
@@ -248,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     if first in COMMANDS:
         module = importlib.import_module(COMMANDS[first][0])
         return int(module.main(args) or 0)
-    if first in TRAINING or first.startswith("-"):  # options before the subcommand are LightningCLI's
+    if first in TRAINING or first.split("=", 1)[0] in TOP_OPTIONS:  # options before the subcommand: LightningCLI's
         return _training(args, argv is None)
     print(unknown_command(first), file=sys.stderr)
     return 2

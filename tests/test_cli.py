@@ -67,6 +67,11 @@ def test_unknown_command_suggests_the_closest(typo, suggestion, capsys):
     assert f"{typo!r} is not a mirbench command" in err and f"Did you mean {suggestion}" in err
 
 
+def test_unknown_option_suggests_the_closest(capsys):
+    assert cli.main(["--verison"]) == 2
+    assert "Did you mean '--version'" in capsys.readouterr().err
+
+
 def test_help_command_is_the_commands_help(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["help", "table"])

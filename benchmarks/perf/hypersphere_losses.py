@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         lo, med, hi = r["ratio_quartiles"]
         tag = f"; target <= {TARGET:g}x: {'met' if med <= TARGET else 'MISSED'}" if row == PROPOSED else ""
         print(f"  {row:14s} {r['loss']:14s} step {1e3 * r['step_quartiles_s'][1]:7.1f} ms, "
-              f"{med:5.2f}x baseline [IQR {lo:.2f}-{hi:.2f}]; loss alone {1e3 * r['loss_alone_quartiles_s'][1]:6.1f} ms{tag}")
+              f"{med:5.2f}x baseline [IQR {lo:.2f}-{hi:.2f}]; "
+              f"loss alone {1e3 * r['loss_alone_quartiles_s'][1]:6.1f} ms{tag}")
     report = {"benchmark": "hypersphere_losses", "batch": args.batch, "frames": args.frames, "rounds": args.rounds,
               "warmup": args.warmup, "threads": args.threads, "wall_s": wall, "target_ratio": TARGET,
               "proposed": PROPOSED, "torch": torch.__version__, "machine": platform.platform(),

@@ -1,7 +1,7 @@
 """Hedged instance embedding (HIB) on vMF embeddings: a Monte-Carlo soft contrastive loss.
 
 Oh, Murphy, Pan, Roth, Schroff, Gallagher (ICLR 2019), "Modeling uncertainty with hedged instance
-embedding", eq. (2)-(5): the match probability of two inputs is the mean over K x K pairs of draws
+embedding": the match probability of two inputs is the mean over K x K pairs of draws
 
     p(m | x, x') = 1/K^2 sum_{k,k'} sigmoid(-a |z_k - z'_{k'}| + b),
 
@@ -26,7 +26,8 @@ from torch import nn
 from mirbench.losses.vmf import kl_to_uniform, sample_vmf
 
 
-def match_log_probs(z: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def match_log_probs(z: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
+                    b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(m) and log(1 - p(m)) of every pair, from draws z (K, B, D), y (K, B', D) -> two (B, B')."""
     k, bz, _ = z.shape
     ky, by, _ = y.shape

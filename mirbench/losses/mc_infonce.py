@@ -1,7 +1,7 @@
 """Multimodal MCInfoNCE: InfoNCE between vMF draws, averaged over draws in probability space.
 
 Kirchhof, Kasneci, Oh (ICML 2023), "Probabilistic contrastive learning recovers the correct aleatoric
-uncertainty of ambiguous inputs", eq. (5)-(6), written here for two modalities. Each item i has
+uncertainty of ambiguous inputs" (their MCInfoNCE), written here for two modalities. Each item i has
 vMF(mu_i, kappa_i) in each modality; z^s_i (music) and y^s_i (video) are the s-th of S reparameterised
 draws (:func:`mirbench.losses.vmf.sample_vmf`). With one learnable inverse temperature t, for the music
 -> video direction and draw s,

@@ -1,12 +1,13 @@
 """PCME++: the closed-form sampled distance (CSD) between probabilistic embeddings, trained with pairwise BCE.
 
-Chun (ICLR 2024), "Improved probabilistic image-text representations", eq. (2)-(3): the distance of two
+Chun (ICLR 2024), "Improved probabilistic image-text representations": the distance of two
 probabilistic embeddings Z, Z' is the expected squared distance of independent draws, E|Z - Z'|^2, in
 closed form (no sampling); a pair matches with probability sigmoid(-a d + b), a > 0 and b learnable
 (Chun: both initialised at 5; here b = 10 = 2a by default, which centres the initial logits on the
 sphere, where unrelated items have d ~ 2: with b = 5 every pair starts at sigmoid(-5), the negatives
-get no gradient and a 30-epoch CPU run collapsed to chance retrieval), trained by binary cross-entropy over every cross-modal pair of the batch
-(the diagonal matches), optionally with Chun's VIB term beta * KL(posterior || prior) (Chun: 1e-4).
+get no gradient and a 30-epoch CPU run collapsed to chance retrieval), trained by binary
+cross-entropy over every cross-modal pair of the batch (the diagonal matches), optionally with Chun's
+VIB term beta * KL(posterior || prior) (Chun: 1e-4).
 
 ``distance="vmf"`` (default): the CSD of the heads' own distributions. For independent vMF draws,
 E[X] = A_d(kappa) mu gives, exactly,
@@ -46,7 +47,10 @@ def csd(mu1: torch.Tensor, var1: torch.Tensor, mu2: torch.Tensor, var2: torch.Te
 
 
 def vmf_csd(mu1: torch.Tensor, kappa1: torch.Tensor, mu2: torch.Tensor, kappa2: torch.Tensor) -> torch.Tensor:
-    """vMF CSD of every pair, E|X - X'|^2 = 2 - 2 A(kappa) A(kappa') <mu, mu'>: (B, D), (B,), (B', D), (B',) -> (B, B')."""
+    """vMF CSD of every pair, E|X - X'|^2 = 2 - 2 A(kappa) A(kappa') <mu, mu'>.
+
+    mu1 (B, D), kappa1 (B,), mu2 (B', D), kappa2 (B',) -> (B, B').
+    """
     d = mu1.shape[-1]
     r1, r2 = mean_resultant_length(kappa1, d), mean_resultant_length(kappa2, d)
     return 2.0 - 2.0 * (r1[:, None] * mu1) @ (r2[:, None] * mu2).T

@@ -17,9 +17,10 @@ cyclic shifts k of (1/n) sum_i d(u_(i), v_(i+k mod n))^p, u, v sorted and d the 
 min(|a - b|, 1 - |a - b|) (an optimal plan between uniform n-point sets is a permutation, and one of
 the cyclically monotone ones, i.e. a shift, is optimal: Rabin, Delon, Gousseau 2011, "Transportation
 distances on the circle"). It is exact and batched over pairs; the best shift is found without
-autograd and the gradient taken through that shift's cost (the gradient of a minimum); it agrees with POT's binary-search solver to 1e-6 (tests/losses/test_ssw.py). Against the uniform
-distribution, W_2^2 has Bonet's closed form (their Prop. 3; POT's
-``semidiscrete_wasserstein2_unif_circle``): for sorted x with weights 1/n,
+autograd and the gradient taken through that shift's cost (the gradient of a minimum); it agrees
+with POT's binary-search solver to 1e-6 (tests/losses/test_ssw.py). Against the uniform distribution,
+W_2^2 has a closed form (Bonet et al.; POT's ``semidiscrete_wasserstein2_unif_circle``): for
+sorted x with weights 1/n,
 sum x_i^2 / n - (sum x_i / n)^2 + sum x_i (1 - 1/n - 2 (i-1)/n) / n + 1/12.
 """
 
@@ -90,7 +91,7 @@ class SSWLoss(nn.Module):
       learning with SSW): MCInfoNCE(draws) + ``weight`` * mean_i SSW_2^2(music draws of i, video draws
       of i), the distributions of a positive pair pulled together by SSW, the negatives pushed apart by
       MCInfoNCE (Kirchhof et al. 2023; t learnable).
-    - ``"uniform"``: Bonet et al.'s SSL recipe (ICLR 2023, Sec. 5.3) across modalities: the alignment
+    - ``"uniform"``: Bonet et al.'s self-supervised recipe (ICLR 2023) across modalities: the alignment
       mean_{i,s} |z^s_i - y^s_i|^2 of the paired draws + ``weight`` * [SSW_2^2(music means, Unif) +
       SSW_2^2(video means, Unif)] / 2, the batch's item locations pushed towards the uniform law (no
       explicit negatives). The uniformity is on the means: on the draws, the loss is met by spreading

@@ -15,14 +15,16 @@ S^{d-2} orthogonal to e_1, and the Householder reflection taking e_1 to mu.
 Gradients: the accepted Beta draw e is the noise, w = h(e, kappa) is differentiable in kappa (and x in
 mu through the reflection): the reparameterisation of Davidson et al. (UAI 2018, "Hyperspherical
 variational auto-encoders"), also used by Kirchhof et al. (ICML 2023) for MCInfoNCE. Their correction
-term for the acceptance step (Naesseth et al. 2017) is left out here as in those implementations;
-Wood's envelope accepts most proposals at every kappa, which keeps that term small.
+term for the acceptance step (Naesseth et al. 2017) is left out here as in those implementations.
+The bias this leaves, measured on d/dkappa E<mu, x> = A_d'(kappa) with 4000 draws: under 1 % at
+d = 128 (kappa 50, 200), 1.7 % at d = 32 (kappa 50), 10 % at d = 3 (kappa 10).
 
 Kappa scale: what matters is A_d(kappa), and it depends on d. At d = 128 a draw's cosine to its
 mean is about 0.08 at kappa = 10, 0.34 at 50 and 0.73 at 200, so a kappa range sensible at d = 3 is
 nearly uniform noise at d = 128. :func:`kappa_for_resultant` maps a target mean cosine r to kappa for
-a given d (Banerjee et al. 2005, JMLR 6, eq. 4.4: kappa ~ r (d - r^2) / (1 - r^2)); the vMF head
-(``mirbench.heads.vmf``) sets its range and initial value that way, e.g. r in [0.1, 0.95] with
+a given d, kappa ~ r (d - r^2) / (1 - r^2) (Banerjee, Dhillon, Ghosh, Sra 2005, "Clustering on the
+unit hypersphere using von Mises-Fisher distributions", JMLR 6); the vMF head (``mirbench.heads.vmf``)
+sets its range and initial value that way, e.g. r in [0.1, 0.95] with
 r = 0.5 at init, which at d = 128 is kappa in [13, 1240], init 85.
 """
 
@@ -37,7 +39,7 @@ from scipy import special
 
 
 def kappa_for_resultant(r: float, d: int) -> float:
-    """Approximate kappa with A_d(kappa) = r (Banerjee et al. 2005, eq. 4.4); r in (0, 1)."""
+    """Approximate kappa with A_d(kappa) = r (Banerjee et al. 2005); r in (0, 1)."""
     if not 0.0 < r < 1.0:
         raise ValueError(f"mean resultant length must be in (0, 1), got {r}")
     return float(r * (d - r * r) / (1.0 - r * r))

@@ -82,14 +82,18 @@ class FileLock:
         if self._fd is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())
+        try:
+            fd, writable = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode()), True
+        except PermissionError:  # another user's lock file: flock works on a read-only descriptor too
+            fd, writable = os.open(self.path, os.O_RDONLY), False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        if writable:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
         self._fd = fd
         return True
 

@@ -2,12 +2,13 @@
 
 import json
 import re
-import sys
+import shlex
 
 from toy import SPEC_YAML, write_toy_table
 
 from mirbench.bench.commands import main
 from mirbench.bench.execute import STATS_FILE, execute_run, human_command, resolve_config
+from mirbench.bench.launch import mirbench_command
 from mirbench.bench.records import read_record, record_path
 from mirbench.bench.runner import run_table
 from mirbench.bench.spec import load_spec
@@ -88,6 +89,6 @@ def test_emit_slurm(tmp_path, capsys):
     text = scripts[0].read_text()
     assert "#SBATCH --array=0-3" in text and "#SBATCH --ntasks-per-node=2" in text and "#SBATCH --gres=gpu:2" in text
     assert "#SBATCH --time=01:00:00" in text and "#SBATCH --signal=SIGUSR1@90" in text and "#SBATCH --requeue" in text
-    assert f"srun {sys.executable.rsplit('/', 1)[0]}/mirbench run {spec.path}" in text
+    assert f"srun {shlex.join(mirbench_command())} run {spec.path}" in text and mirbench_command()[0].startswith("/")
     assert '--rows "$ROW" --seeds "$SEED" --profile ci --devices 2' in text
     assert (out / "submit_all.sh").read_text().count("sbatch ") == 1

@@ -277,7 +277,11 @@ def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: 
         stats = _read_stats(wd / STATS_FILE)
     rec.device = stats.get("device", "") or device_string()
     if zero:
-        write_record(rec, results_root, t.cfg)
+        try:
+            write_record(rec, results_root, t.cfg)
+        except OSError as e:  # the folder went away or filled up during the run: say where the run's files are
+            raise ResultsNotWritable(f"could not write the record of {plan.row} seed={plan.seed} ({e}); the sweep "
+                                     f"stops. The run's checkpoints and logs are in {wd}") from None
     return rec
 
 

@@ -179,3 +179,22 @@ def test_sigkilled_sweep_resumes_without_redoing_finished_runs(tmp_path):
     assert "slow seed=0 skipped" in again.stdout and "fast seed=0 ok" in again.stdout
     assert read_record(record_path("toy_table", "ci", "fast", 0, results)).ok
     assert not list(results.rglob("*.tmp")) and not list(results.rglob(".*.tmp*"))
+
+
+def test_results_lost_during_the_run_stop_with_a_message(tmp_path, monkeypatch):
+    spec = load_spec(write_toy_table(tmp_path))
+    results = tmp_path / "results"
+    real = runner.execute_run
+
+    def then_break(*args, **kwargs):  # the results folder becomes unwritable while the run trains
+        out = real(*args, **kwargs)
+        import shutil
+
+        shutil.rmtree(results / "toy_table" / "runs")
+        write_text(results / "toy_table" / "runs", "not a folder\n")
+        return out
+
+    monkeypatch.setattr(runner, "execute_run", then_break)
+    with pytest.raises(ResultsNotWritable, match=r"could not write the record of slow seed=0 .*checkpoints and "
+                                                 r"logs are in .*work/default/slow__seed0"):
+        run_table(spec, rows=["slow"], results_root=results, log=lambda s: None)

@@ -111,8 +111,9 @@ class SSWLoss(nn.Module):
         init_scale: initial inverse temperature of the contrastive term ("pair": MCInfoNCE's t,
             Kirchhof: 20; "logits": 1/tau on SSW_2^2, in 1/turns^2, default 100: SSW_2^2 of unrelated
             items is a few hundredths, so the initial logits differ by a few units).
-        seed: seed of the projections' generator; the projections are redrawn every call from it, so a
-            run is reproducible and the slices are still averaged over steps.
+        seed: seed of the projections' generator; in training the projections are redrawn every call
+            from it, so a run is reproducible and the slices are still averaged over steps; in eval mode
+            one fixed set (the first of the stream), so validation losses compare across epochs.
     """
 
     def __init__(self, ssw_mode: Literal["pair", "uniform", "logits"] = "pair", weight: float = 10.0,
@@ -126,11 +127,14 @@ class SSWLoss(nn.Module):
         default_scale = {"pair": 20.0, "logits": 100.0, "uniform": 1.0}[ssw_mode]
         self.scale = LearnableScale(init_scale if init_scale is not None else default_scale, max_scale)
         self.scale.log_scale.requires_grad_(ssw_mode != "uniform")
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
         self.terms: dict[str, torch.Tensor] = {}
 
     def projections(self, d: int, like: torch.Tensor) -> torch.Tensor:
-        return sphere_projections(d, self.n_projections, self.generator, like.dtype).to(like.device)
+        """(P, d, 2): the next ones of the run's stream in training; in eval mode always the same set."""
+        gen = self.generator if self.training else torch.Generator().manual_seed(self.seed)
+        return sphere_projections(d, self.n_projections, gen, like.dtype).to(like.device)
 
     def forward(self, music_mu: torch.Tensor, music_kappa: torch.Tensor, video_mu: torch.Tensor,
                 video_kappa: torch.Tensor) -> torch.Tensor:

@@ -88,12 +88,20 @@ class HypersphereMethod(LightningModule):
         return {"music_mu": mu_m, "music_kappa": k_m, "video_mu": mu_v, "video_kappa": k_v}
 
     # ------------------------------------------------------------------ steps
-    def _step(self, batch: dict, stage: str) -> torch.Tensor | None:
+    eval_seed = 12345  # seeds the vMF draws of validation / test losses (batch_idx added)
+
+    def _step(self, batch: dict, stage: str, batch_idx: int = 0) -> torch.Tensor | None:
         b = batch["audio"].shape[0]
         if b < 2:  # every loss of the family needs an in-batch negative; a last batch of one is skipped
             return None
         out = self(batch)
-        loss = self.loss(out["music_mu"], out["music_kappa"], out["video_mu"], out["video_kappa"])
+        if stage == "train":
+            loss = self.loss(out["music_mu"], out["music_kappa"], out["video_mu"], out["video_kappa"])
+        else:  # the same vMF draws for a batch at every evaluation, and the training stream untouched
+            cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(self.eval_seed + batch_idx)
+                loss = self.loss(out["music_mu"], out["music_kappa"], out["video_mu"], out["video_kappa"])
         if not torch.isfinite(loss.detach()):
             raise FloatingPointError(f"{stage} loss is {float(loss.detach())} at step {self.global_step} of "
                                      f"{type(self.loss).__name__}; lower the learning rate or check the inputs")
@@ -105,13 +113,13 @@ class HypersphereMethod(LightningModule):
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
-        return self._step(batch, "train")
+        return self._step(batch, "train", batch_idx)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, "val", batch_idx)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch, "test")
+        self._step(batch, "test", batch_idx)
 
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict[str, torch.Tensor]:
         out = self(batch)

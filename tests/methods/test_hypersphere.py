@@ -139,3 +139,20 @@ def test_row_yaml_instantiates_and_steps(row):
     model.log_dict = lambda *a, **k: None
     loss = model.training_step(batch(b=4, t=3, a_dim=128, v_dim=1024), 0)  # the contract's frame sizes
     assert torch.isfinite(loss)
+
+
+def test_evaluation_losses_are_repeatable_and_leave_the_training_stream_alone():
+    model = small_method(SSWLoss("pair", n_samples=4, n_projections=8)).eval()
+    logged = []
+    model.log_dict = lambda logs, **k: logged.append(float(logs["val/loss"]))
+    b = batch(b=8)
+    torch.manual_seed(7)
+    state = torch.random.get_rng_state()
+    model.validation_step(b, 3)
+    model.validation_step(b, 3)
+    assert logged[0] == logged[1]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    like = torch.zeros(1)
+    assert torch.equal(model.loss.projections(16, like), model.loss.projections(16, like))  # eval: one set
+    model.loss.train()
+    assert not torch.equal(model.loss.projections(16, like), model.loss.projections(16, like))

@@ -9,7 +9,7 @@ FLOPs per batch of N frames (K corpus atoms, T song atoms, P = D(D+1)/2 + D + 1 
 Elementwise work (soft-max, exp, digamma) is not counted, so the whole-iteration fraction of peak is
 a lower bound of the arithmetic efficiency.
 
-    python benchmarks/perf/hdpgmm_throughput.py [--songs 128 --frames 1300 --rounds 3 --dtype float32 --threads 1 --out FILE]
+    python -m benchmarks.perf.hdpgmm_throughput [--songs 128 --frames 1300 --rounds 3 --dtype float32 --threads 1,2 --out FILE]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.perf._timing import write  # noqa: E402
 from mirbench.hdpgmm.estep import e_step  # noqa: E402
 from mirbench.hdpgmm.likelihood import expected_loglik  # noqa: E402
 from mirbench.hdpgmm.linalg import n_quad_features  # noqa: E402
@@ -64,8 +66,9 @@ def synthetic_batch(songs: int, frames: int, dim: int, seed: int = 0) -> tuple[t
 
 def run(songs: int, frames: int, rounds: int, dtype: str, K: int = 256, T: int = 32, dim: int = 52,
         tol: float = 1e-6, max_iter: int = 1000, song_chunk: int = 64, sweeps: int = 20) -> dict:
-    """Best-of-``rounds`` timings; each round re-measures the matmul peak between the kernels, so a
-    busy machine lowers both sides of the ratio alike."""
+    """``rounds`` interleaved rounds (matmul peak, likelihood, E-step sweeps, statistics, one OVI iteration,
+    peak again); every rate is divided by the peak of its own round, so a busy machine lowers both sides
+    of a fraction alike. Medians and ranges over the rounds."""
     torch.manual_seed(0)
     dt = DTYPES[dtype]
     x, mask = synthetic_batch(songs, frames, dim)
@@ -79,17 +82,18 @@ def run(songs: int, frames: int, rounds: int, dtype: str, K: int = 256, T: int =
     xc, mc = next(model._chunks(x, mask))
     n_chunk = int(mc.sum())
     r = torch.rand(n_chunk, K, dtype=dt)
-    best = {"peak": 0.0, "likelihood": float("inf"), "sweeps": float("inf"), "statistics": float("inf"), "iteration": float("inf")}
+    keys = ("likelihood", "sweeps", "statistics", "iteration")
+    t = {k: [] for k in ("peak",) + keys}
     e_sweeps = []
 
     def clock(key, fn):
-        t = time.perf_counter()
+        t0 = time.perf_counter()
         out = fn()
-        best[key] = min(best[key], time.perf_counter() - t)
+        t[key].append(time.perf_counter() - t0)
         return out
 
     for _ in range(rounds):
-        best["peak"] = max(best["peak"], matmul_peak(dt))
+        peak = matmul_peak(dt)
         theta = model.theta()
         clock("likelihood", lambda: expected_loglik(xv, theta, model.frame_chunk))
         eq = model.expected_loglik(xc, mc, theta)
@@ -99,8 +103,8 @@ def run(songs: int, frames: int, rounds: int, dtype: str, K: int = 256, T: int =
         clock("statistics", lambda: accumulate_stats(stats, xc[mc], r, model.frame_chunk))
         out = clock("iteration", lambda: model.partial_fit(x, mask))
         e_sweeps.append(out["e_step_iters"])
-        best["peak"] = max(best["peak"], matmul_peak(dt))
-    peak, s_mean = best["peak"], sum(e_sweeps) / len(e_sweeps)
+        t["peak"].append(max(peak, matmul_peak(dt)))
+    s_mean = sum(e_sweeps) / len(e_sweeps)
     flops = {
         "likelihood": 2.0 * n_frames * P * K,
         "e_step_per_sweep": 4.0 * n_frames * T * K,
@@ -108,65 +112,73 @@ def run(songs: int, frames: int, rounds: int, dtype: str, K: int = 256, T: int =
         "statistics": 2.0 * n_frames * K * P,
     }
     flops["iteration"] = flops["likelihood"] + flops["statistics"] + flops["responsibilities"] + s_mean * flops["e_step_per_sweep"]
-    t_iter = best["iteration"]
-    t_sweep_all = best["sweeps"] / sweeps * n_frames / n_chunk  # one sweep over the whole batch
-    t_stats_all = best["statistics"] * n_frames / n_chunk
-    rate = {
-        "likelihood": flops["likelihood"] / best["likelihood"],
-        "e_step_sweep": flops["e_step_per_sweep"] / t_sweep_all,
-        "statistics": flops["statistics"] / t_stats_all,
-        "iteration": flops["iteration"] / t_iter,
-    }
+    scale = {"likelihood": 1.0, "sweeps": n_frames / n_chunk / sweeps, "statistics": n_frames / n_chunk, "iteration": 1.0}
+    work = {"likelihood": flops["likelihood"], "sweeps": flops["e_step_per_sweep"], "statistics": flops["statistics"],
+            "iteration": flops["iteration"]}
+    rates = {k: [work[k] / (v * scale[k]) for v in t[k]] for k in keys}  # FLOP/s, the whole batch
+    fractions = {k: [rt / pk for rt, pk in zip(rates[k], t["peak"])] for k in keys}
+    med = statistics.median
+    t_iter = med(t["iteration"])
     return {
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                     "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0]},
         "config": {"songs": songs, "max_frames": frames, "frames": n_frames, "K": K, "T": T, "D": dim, "dtype": dtype,
                    "e_step_tol": tol, "e_step_max_iter": max_iter, "song_chunk": song_chunk, "rounds": rounds},
-        "matmul_peak_gflops": peak / 1e9,
+        "matmul_peak_gflops": med(t["peak"]) / 1e9,
+        "matmul_peak_gflops_per_round": [v / 1e9 for v in t["peak"]],
         "flops_per_batch_gflop": {k: v / 1e9 for k, v in flops.items()},
         "e_step_sweeps_mean": s_mean,
+        "seconds_per_round": t,
         "iteration_seconds": t_iter,
         "frames_per_s": n_frames / t_iter,
         "songs_per_s": songs / t_iter,
-        "gflops": {k: v / 1e9 for k, v in rate.items()},
-        "fraction_of_peak": {k: v / peak for k, v in rate.items()},
+        "gflops": {k: med(v) / 1e9 for k, v in rates.items()},
+        "fraction_of_peak": {k: med(v) for k, v in fractions.items()},
+        "fraction_of_peak_range": {k: [min(v), max(v)] for k, v in fractions.items()},
         "time_share": {
-            "likelihood": best["likelihood"] / t_iter,
-            "e_step": s_mean * t_sweep_all / t_iter,
-            "statistics": t_stats_all / t_iter,
+            "likelihood": med(t["likelihood"]) / t_iter,
+            "e_step": s_mean * med(t["sweeps"]) * scale["sweeps"] / t_iter,
+            "statistics": med(t["statistics"]) * scale["statistics"] / t_iter,
         },
     }
+
+
+QUICK_ARGS = ["--songs", "64", "--frames", "650", "--K", "64", "--T", "16", "--rounds", "3", "--threads", "1,2"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--songs", type=int, default=128)
     p.add_argument("--frames", type=int, default=1300, help="max frames per song (lengths drawn in [frames/2, frames])")
-    p.add_argument("--rounds", type=int, default=3, help="best-of rounds (each: peak, kernels, one OVI iteration)")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (each: peak, kernels, one OVI iteration)")
+    p.add_argument("--threads", default=None, help="comma-separated torch intra-op thread counts (default: torch's)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     p.add_argument("--K", type=int, default=256)
     p.add_argument("--T", type=int, default=32)
     p.add_argument("--tol", type=float, default=1e-6)
     p.add_argument("--max-iter", type=int, default=1000)
-    p.add_argument("--out", type=Path, default=None, help="write the JSON record here")
+    p.add_argument("--out", type=Path, default=None, help="JSON record (default /tmp/mirbench_perf/hdpgmm_throughput.json)")
     a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    rec = run(a.songs, a.frames, a.rounds, a.dtype, a.K, a.T, tol=a.tol, max_iter=a.max_iter)
-    text = json.dumps(rec, indent=2)
-    print(text)
-    print(
-        f"\nOVI iteration: {rec['frames_per_s']:.3g} frames/s, {rec['songs_per_s']:.3g} songs/s "
-        f"({rec['e_step_sweeps_mean']:.0f} E-step sweeps); likelihood {rec['gflops']['likelihood']:.1f} GFLOP/s = "
-        f"{100 * rec['fraction_of_peak']['likelihood']:.0f}% of the measured matmul peak "
-        f"({rec['matmul_peak_gflops']:.1f} GFLOP/s, {rec['machine']['threads']} threads); statistics "
-        f"{100 * rec['fraction_of_peak']['statistics']:.0f}%, E-step sweeps {100 * rec['fraction_of_peak']['e_step_sweep']:.0f}%, "
-        f"whole iteration {100 * rec['fraction_of_peak']['iteration']:.0f}% (counted FLOPs only)"
-    )
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text + "\n")
+    records = {}
+    for threads in (a.threads.split(",") if a.threads else [None]):
+        if threads:
+            torch.set_num_threads(int(threads))
+        rec = run(a.songs, a.frames, a.rounds, a.dtype, a.K, a.T, tol=a.tol, max_iter=a.max_iter)
+        n = rec["machine"]["threads"]
+        records[f"threads_{n}"] = rec
+        lo_hi = rec["fraction_of_peak_range"]
+        print(f"HDPGMM OVI K={a.K} T={a.T} {a.songs} songs, {n} thread(s) | matmul peak {rec['matmul_peak_gflops']:.1f} GFLOP/s "
+              f"(per round {', '.join(f'{v:.0f}' for v in rec['matmul_peak_gflops_per_round'])}); iteration "
+              f"{rec['iteration_seconds']:.3f} s, {rec['e_step_sweeps_mean']:.0f} E-step sweeps")
+        for k in ("likelihood", "sweeps", "statistics", "iteration"):
+            print(f"HDPGMM OVI K={a.K} T={a.T} {n} thread(s) | {k}: {rec['gflops'][k]:.1f} GFLOP/s -> "
+                  f"{rec['fraction_of_peak'][k]:.2f}x matmul peak [{lo_hi[k][0]:.2f}-{lo_hi[k][1]:.2f}]")
+    if len(records) > 1:
+        first, *rest = records.values()
+        for rec in rest:
+            print(f"HDPGMM OVI | {rec['machine']['threads']} threads vs {first['machine']['threads']}: iteration "
+                  f"{first['iteration_seconds'] / rec['iteration_seconds']:.2f}x faster")
+    write({"runs": records}, "hdpgmm_throughput", a.out)
     return 0
 
 

@@ -5,24 +5,33 @@ datamodule beforehand and held in memory (no data loading, no Lightning). The me
 row does: ``Trainer.fit`` on the corpus datamodule (memory-mapped features, triplet sampling, collation,
 logging, progress bar off). Same model, same initial weights, same step count, one thread.
 
-Target (issue: Lee et al. tables): < 10 % overhead. Prints steps/s of both and their ratio per row kind.
+Target (issue: Lee et al. tables): < 10 % overhead. The two loops alternate (bare, Lightning, bare, ...)
+so a busy machine slows both alike; each line is a median with its spread and the per-round ratio to the
+bare loop; the record goes to JSON.
+
+    python -m benchmarks.perf.ismir2020_overhead [--steps 30 --repeats 5 --out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule, Trainer
+
+from benchmarks.perf._timing import interleaved, report, write
 
 from mirbench.backbones.inception import InceptionBackbone
 from mirbench.data.corpus.datamodule import CorpusDataModule
 from mirbench.methods.tagging import ClassificationMethod
 from mirbench.methods.triplet import TripletMethod
 
+QUICK_ARGS = ["--steps", "8", "--repeats", "3", "--n-pieces", "30"]
 SMALL = dict(stem_channels=16, channels=(16, 32, 32, 64, 64, 64))  # as benchmarks/configs/ismir2020/cpu_scale.yaml
 
 
@@ -71,42 +80,43 @@ def lightning_loop(kind: str, dm: CorpusDataModule, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def backbone_step(channels_last: bool, repeats: int = 3) -> float:
-    """Seconds of one forward + backward of the small backbone on a triplet batch (96 x 1 x 129 x 128)."""
+def backbone_step(channels_last: bool):
+    """One forward + backward of the small backbone on a triplet batch (96 x 1 x 129 x 128), as a callable."""
     torch.manual_seed(0)
     model = InceptionBackbone(**SMALL, channels_last=channels_last)
     x = torch.randn(96, 1, 129, 128)
-    model(x).sum().backward()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        model(x).sum().backward()
-    return (time.perf_counter() - t0) / repeats
+    return lambda: model(x).sum().backward()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--n-pieces", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=2, help="best of N timings of each side")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of each side")
     parser.add_argument("--rows", default="classification,triplet", help="row kinds: classification, triplet")
     parser.add_argument("--memory-format", action="store_true", help="only the NCHW vs channels-last backbone step")
+    parser.add_argument("--out", type=Path, default=None, help="JSON record (default /tmp/mirbench_perf/ismir2020_overhead.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    nchw, nhwc = backbone_step(False), backbone_step(True)
-    print(f"Inception backbone step (96 x 1 x 129 x 128, forward + backward): NCHW {nchw:.3f} s, channels-last "
-          f"{nhwc:.3f} s: {nchw / nhwc:.2f}x")
-    if args.memory_format:
-        return 0
-    for kind in args.rows.split(","):
-        sampling = "clips" if kind == "classification" else "triplets"
-        dm = CorpusDataModule(n_pieces=args.n_pieces, clips_per_piece=4, batch_size=32, sampling=sampling)
-        dm.setup("fit")
-        batches = cached_batches(dm, args.steps)
-        bare_loop(kind, dm, batches[:3])  # warm-up
-        bare = min(bare_loop(kind, dm, batches) for _ in range(args.repeats))
-        light = min(lightning_loop(kind, dm, args.steps) for _ in range(args.repeats))
-        print(f"{kind}: bare torch loop on cached batches {args.steps / bare:.3f} steps/s; Lightning + data "
-              f"pipeline {args.steps / light:.3f} steps/s; overhead {100 * (light / bare - 1):+.1f} % (target < 10 %)")
+    for name in ("lightning.pytorch", "lightning.fabric"):  # the trainer's start-up notes, once per fit
+        logging.getLogger(name).setLevel(logging.ERROR)
+    record: dict = {"config": {k: str(v) for k, v in vars(args).items()}, "rows": {}}
+    steps = interleaved({"nchw": backbone_step(False), "channels_last": backbone_step(True)}, args.repeats)
+    record["backbone_step"] = report("Inception backbone step (96 x 1 x 129 x 128, fwd + bwd)", steps, "nchw")
+    if not args.memory_format:
+        for kind in args.rows.split(","):
+            sampling = "clips" if kind == "classification" else "triplets"
+            dm = CorpusDataModule(n_pieces=args.n_pieces, clips_per_piece=4, batch_size=32, sampling=sampling)
+            dm.setup("fit")
+            batches = cached_batches(dm, args.steps)
+            times = interleaved({"bare_loop": lambda: bare_loop(kind, dm, batches),
+                                 "lightning": lambda: lightning_loop(kind, dm, args.steps)}, args.repeats,
+                                self_timed=True)
+            rec = report(f"{kind} {args.steps} steps (target: lightning <= 1.10x bare_loop)", times, "bare_loop",
+                         unit_work=args.steps, unit="steps")
+            rec["overhead_pct_median"] = 100 * (rec["ratio_to_baseline"]["lightning"]["median"] - 1)
+            record["rows"][kind] = rec
+    write(record, "ismir2020_overhead", args.out)
     return 0
 
 

@@ -65,8 +65,11 @@ def _same_up_to_rounding(got, ref, x, distance):
         return True
     e = prepare_gallery(torch.as_tensor(x).double(), distance)
     rows = (got != ref).any(1).nonzero().squeeze(1)
-    d_got = ((e[rows, None, :] - e[got[rows]]) ** 2).sum(-1) if distance == "euclidean" else -(e[rows, None, :] * e[got[rows]]).sum(-1)
-    d_ref = ((e[rows, None, :] - e[ref[rows]]) ** 2).sum(-1) if distance == "euclidean" else -(e[rows, None, :] * e[ref[rows]]).sum(-1)
+    def dist(nn):
+        q, g = e[rows, None, :], e[nn[rows]]
+        return ((q - g) ** 2).sum(-1) if distance == "euclidean" else -(q * g).sum(-1)
+
+    d_got, d_ref = dist(got), dist(ref)
     return bool(((d_got - d_ref).abs() <= 1e-5 * (1 + d_ref.abs())).all())
 
 

@@ -1,0 +1,83 @@
+"""Interleaved A/B timing for ``benchmarks/perf``: repetitions alternate A B A B, so a busy machine slows
+every side alike; each figure is reported as its median, its spread, and its ratio to a baseline taken
+round by round (median of the per-round ratios).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+DEFAULT_OUT = Path(os.environ.get("MIRBENCH_PERF_OUT", "/tmp/mirbench_perf"))
+
+
+def interleaved(cases: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                self_timed: bool = False) -> dict[str, list[float]]:
+    """Seconds of each case, ``repeats`` rounds of every case in turn (after ``warmup`` untimed rounds);
+    the order inside a round rotates so no case always runs first. ``self_timed``: each case returns the
+    seconds of its own timed part (set-up excluded), used instead of the wall time of the call."""
+    names = list(cases)
+    for _ in range(warmup):
+        for name in names:
+            cases[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            t = time.perf_counter()
+            out = cases[name]()
+            times[name].append(float(out) if self_timed else time.perf_counter() - t)
+    return times
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Median, min, max and the relative spread ``(max - min) / median`` of a list of timings."""
+    med = statistics.median(values)
+    return {"median": med, "min": min(values), "max": max(values), "n": len(values),
+            "spread": (max(values) - min(values)) / med if med else float("nan")}
+
+
+def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, dict[str, float]]:
+    """Per case: the summary of its per-round time ratio to ``baseline`` (> 1: slower than the baseline)."""
+    base = times[baseline]
+    return {name: summary([a / b for a, b in zip(t, base)]) for name, t in times.items()}
+
+
+def report(title: str, times: dict[str, list[float]], baseline: str, unit_work: float | None = None,
+           unit: str = "") -> dict[str, Any]:
+    """Print one line per case (median s, spread, ratio to ``baseline``) and return the record.
+
+    ``unit_work``: the work of one call (e.g. clips), printed as a rate ``unit``/s.
+    """
+    rel = ratios(times, baseline)
+    rec = {"baseline": baseline, "times_s": times, "summary": {k: summary(v) for k, v in times.items()},
+           "ratio_to_baseline": rel}
+    for name, t in times.items():
+        s, r = rec["summary"][name], rel[name]
+        rate = f", {unit_work / s['median']:.3g} {unit}/s" if unit_work else ""
+        print(f"{title} | {name}: {s['median']:.3f} s (min {s['min']:.3f}, max {s['max']:.3f}, n {s['n']}){rate} "
+              f"-> {r['median']:.2f}x {baseline} [{r['min']:.2f}-{r['max']:.2f}]")
+    return rec
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "load_avg_1min": os.getloadavg()[0]}
+
+
+def write(record: dict[str, Any], name: str, out: Path | None) -> Path:
+    """Write the JSON record to ``out`` (default ``$MIRBENCH_PERF_OUT/<name>.json``, /tmp/mirbench_perf)."""
+    path = Path(out) if out is not None else DEFAULT_OUT / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **record}, indent=2, default=float) + "\n")
+    print(f"wrote {path}")
+    return path

@@ -157,7 +157,18 @@ def _chunk_neighbours(q: torch.Tensor, g: torch.Tensor, k: int, distance: str, g
                 r = torch.arange(lo, hi, device=d.device)
                 d[r, r + (self_start - s)] = float("inf")
         found = None
-        if best_v is not None and best_v.shape[1] == k and w % _GROUP == 0:
+        if w % _GROUP == 0 and best_v is None and w // _GROUP >= k:
+            # the k-th smallest group minimum bounds the k-th smallest entry: every entry up to it is read
+            gmin = d.view(nq, _GROUP, w // _GROUP).amin(1)
+            tau = gmin.sort(dim=1).values[:, k - 1:k]
+            found = _block_candidates(d, torch.nextafter(tau, torch.full_like(tau, float("inf"))), gmin)
+            if found is not None and len(found[0]) == nq:  # every row has >= k candidates
+                _, vals, cols = found
+                order = vals.argsort(dim=1, stable=True)[:, :k]
+                best_v, best_i = vals.gather(1, order), cols.gather(1, order) + s
+                continue
+            found = None
+        elif w % _GROUP == 0 and best_v is not None and best_v.shape[1] == k:
             found = _block_candidates(d, best_v[:, -1:])
         if found is None:  # first block, or too many candidates: a top-k of the block
             idx = _topk_ordered(d, min(k, w))
@@ -170,23 +181,24 @@ def _chunk_neighbours(q: torch.Tensor, g: torch.Tensor, k: int, distance: str, g
     return best_i
 
 
-def _block_candidates(d: torch.Tensor, tau: torch.Tensor
+def _block_candidates(d: torch.Tensor, tau: torch.Tensor, gmin: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """Entries of the block ``d`` ``(Q, w)`` that can beat ``tau`` ``(Q, 1)``: ``(rows (R,), values (R, c),
-    columns (R, c))``, columns ascending per row, non-candidates padded with +inf; None when there are many.
+    columns (R, c))``, columns ascending per row, padded with +inf; None when there are many.
 
-    Column group j holds columns j, j + w/16, ...; only groups whose minimum is below ``tau`` are read.
+    Column group j holds columns j, j + w/16, ...; only groups whose minimum ``gmin`` ``(Q, w/16)`` is
+    below ``tau`` are read.
     """
     nq, w = d.shape
     ng = w // _GROUP
-    gmin = d.view(nq, _GROUP, ng).amin(1)  # (Q, ng)
+    gmin = d.view(nq, _GROUP, ng).amin(1) if gmin is None else gmin
     hit = gmin < tau
     n_hit = hit.sum(1)
     rows = n_hit.nonzero().squeeze(1)
     if len(rows) == 0:
         return rows, d.new_empty(0, 0), rows.new_empty(0, 0)
     c = int(n_hit[rows].max())
-    if 4 * c * _GROUP > w:
+    if 2 * c * _GROUP > w:
         return None
     # the hit groups of each row in ascending order, then slots past the row's count (not valid)
     hit = hit[rows]
@@ -198,8 +210,16 @@ def _block_candidates(d: torch.Tensor, tau: torch.Tensor
     # (R, 16, c): for group columns sorted ascending, j1 + ng t < j2 + ng t < j1 + ng (t + 1): ascending
     cols = (gj[:, None, :] + ng * torch.arange(_GROUP, device=d.device)[None, :, None]).reshape(len(rows), -1)
     vals = d.view(-1)[(rows[:, None] * w + cols)]
-    vals = vals.masked_fill(~valid[:, None, :].expand(-1, _GROUP, -1).reshape(len(rows), -1), float("inf"))
-    return rows, vals, cols
+    keep = (vals < tau[rows]) & valid[:, None, :].expand(-1, _GROUP, -1).reshape(len(rows), -1)
+    # compact each row's candidates to the front, in their (ascending) order, +inf after them
+    n_keep = keep.sum(1)
+    m = int(n_keep.max())
+    slot = torch.where(keep, keep.cumsum(1) - 1, m)
+    out_v = torch.full((len(rows), m + 1), float("inf"), dtype=d.dtype, device=d.device)
+    out_c = torch.zeros(len(rows), m + 1, dtype=cols.dtype, device=d.device)
+    out_v.scatter_(1, slot, vals)
+    out_c.scatter_(1, slot, cols)
+    return rows, out_v[:, :m], out_c[:, :m]
 
 
 @torch.no_grad()

@@ -80,7 +80,7 @@ def test_blocked_search_equals_full_rows(distance, dtype):
     for k in (1, 8, 40):
         ref = old_nearest_neighbours(x, k, distance, chunk_size=128)
         assert torch.equal(nearest_neighbours(x, k, distance, chunk_size=128), ref)  # one block: the same product
-        for chunk, block in ((128, 64), (100, 50), (1024, 333), (37, 200)):
+        for chunk, block in ((128, 64), (100, 50), (1024, 333), (37, 200), (128, 128), (256, 256), (300, 672)):
             got = nearest_neighbours(x, k, distance, chunk_size=chunk, gallery_block=block)
             assert _same_up_to_rounding(got, ref, x, distance), (k, chunk, block)
 
@@ -91,9 +91,24 @@ def test_blocked_search_with_ties_and_duplicates():
     for exclude_self in (True, False):
         for k in (1, 5, 30):
             ref = old_nearest_neighbours(x, k, chunk_size=64, exclude_self=exclude_self)
-            for block in (1, 4, 50, 128, 1000):
+            for block in (1, 4, 50, 64, 128, 160, 1000):
                 got = nearest_neighbours(x, k, chunk_size=64, exclude_self=exclude_self, gallery_block=block)
                 assert torch.equal(got, ref), (exclude_self, k, block)
+
+
+def test_every_merge_path_against_a_stable_sort():
+    """Blocks of 16-column groups: the group-minimum start, the sparse merges and the top-k fallbacks."""
+    rng = np.random.default_rng(7)
+    for x in (rng.normal(size=(1500, 8)).astype(np.float32), rng.integers(0, 4, size=(1500, 2)).astype(np.float32)):
+        d = ((x[:, None, :].astype(np.float64) - x[None]) ** 2).sum(-1)  # exact for the integer points
+        np.fill_diagonal(d, np.inf)
+        for k in (1, 3, 8, 16):
+            want = old_nearest_neighbours(x, k, chunk_size=256)
+            for block in (64, 128, 256):
+                got = nearest_neighbours(x, k, chunk_size=256, gallery_block=block)
+                assert _same_up_to_rounding(got, want, x, "euclidean"), (k, block)
+            if x.dtype == np.float32 and (x == x.round()).all():
+                np.testing.assert_array_equal(want.numpy(), np.argsort(d, axis=1, kind="stable")[:, :k])
 
 
 def test_recall_unchanged_by_blocks():

@@ -3,7 +3,7 @@
 Input ``(B, 1, frames, mels)`` log-mel (129 x 128 for 3 s); a 5x5 conv stem (64 filters) with 2x2
 max-pooling, then ``len(channels)`` Inception blocks, each a naive Inception module with stride 2 followed
 by another Inception module, global average pooling and a linear map to ``embedding_dim`` (256).
-The per-block widths are not printed in the papers ([I], REFERENCE.md 1.2): ``channels`` is the knob
+The per-block widths are not printed in the papers (open: docs/protocols.md#lee-input): ``channels`` is the knob
 (the corpus configs shrink it for CPU).
 
 ``channels_last=True`` runs the activations in channels-last layout: same numbers up to float rounding, and a

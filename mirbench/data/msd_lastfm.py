@@ -124,7 +124,7 @@ class MSDLastfmDataModule(FeatureDataModule):
     ``root`` holds the ``MSD_split`` files (and optionally ``lastfm_tags.db``); audio is found under
     ``audio_root`` (default ``<root>/audio``). Without ``filtered_list_train.cP`` only the test split
     exists. ``train_size`` is the published 201,680 (smaller only for fixtures). ``normalize``: Lee et
-    al.'s fixed z-score ``(x - 0.2) / 0.25`` of ``logmel_lee2020`` crops (REFERENCE 1.2; other features
+    al.'s fixed z-score ``(x - 0.2) / 0.25`` of ``logmel_lee2020`` crops (docs/protocols.md#lee-input; other features
     are left as cached). Triplet sampling, track triplets and the reference split are
     :class:`FeatureDataModule`'s (``sampling``, ``track_triplets``, ``triplets_per_epoch``,
     ``reference_split``), over the tag categories of :func:`tag_category`.

@@ -4,7 +4,7 @@
 Card
 ----
 What: the Million Song Dataset previews of the tagging split (jongpillee/music_dataset_split ``MSD_split``,
-read by :mod:`mirbench.data.msd_lastfm`). Kim & Liem learn from 213,354 MSD songs (REFERENCE.md 2.5,
+read by :mod:`mirbench.data.msd_lastfm`). Kim & Liem learn from 213,354 MSD songs (docs/protocols.md#kim-published,
 Table 1): the split's train and valid lists (201,680 + 11,774 ids, of which those with audio); the test
 list (28,435) is not learnt from (``learn_splits``). No labels are used.
 Views (:mod:`mirbench.data.song_views`): ``frames52`` and ``mel`` read the features cached by

@@ -7,7 +7,7 @@ Card (full text in ``datasets/nsynth_tutorial/README.md``):
   is the NSynth file name. Sizes and SHA-256 in ``datasets/nsynth_tutorial/index.csv``.
 - Source: github.com/bmcfee/ismir2020-metric-learning (McFee, Lee, Nam; commit 77aaed5).
 - Licence: CC0 1.0 (the tutorial repository); NSynth audio CC BY 4.0.
-- Split: the tutorial's: train = train + valid (1,200), test = 200 (REFERENCE.md 4.1).
+- Split: the tutorial's: train = train + valid (1,200), test = 200 (docs/protocols.md#tutorial-knn).
 - The one real data set at hand: without a root or ``$MIRBENCH_DATA/nsynth_tutorial`` the data
   module reads ``mirbench.paths.shared_data_dir() / "nsynth_tutorial"`` (``../shared/data``).
 """

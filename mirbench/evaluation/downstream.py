@@ -2,7 +2,7 @@
 a listening log (Echonest), from one datamodule (the embedded corpus plays all three roles) or from the real
 data sets (:class:`RealDownstream`, the `real` profile of ``benchmarks/tables/hdpgmm2022.yaml``).
 
-Real data sets, as the paper (REFERENCE.md 2.4), each read in its published layout and with features cached by
+Real data sets, as in docs/protocols.md#kim-probes, each read in its published layout and with features cached by
 ``mirbench prepare <id> --feature frames_kim2022`` (``mel_kim2022`` for the KIM rows; the CLMR rows decode audio):
 
 - GTZAN: the fault-filtered artist split (443 / 197 / 290; ``GTZAN_split/{train,valid,test}_filtered.txt``);

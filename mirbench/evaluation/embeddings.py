@@ -1,6 +1,6 @@
 """Frozen embeddings out of a model: :func:`collect` runs ``model.embed`` over a dataloader,
 :func:`mean_by_track` turns clip embeddings into full-song embeddings (the mean of the song's
-non-overlapping 3-s clip embeddings, Lee et al. ICASSP 2020 sec. 4; REFERENCE 1.4).
+non-overlapping 3-s clip embeddings, Lee et al. ICASSP 2020 sec. 4; docs/protocols.md#lee-eval).
 """
 
 from __future__ import annotations

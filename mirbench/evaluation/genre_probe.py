@@ -1,4 +1,4 @@
-"""Genre classification probe of Kim & Liem (ISMIR 2022; REFERENCE.md 2.4; GTZAN, macro-F1).
+"""Genre classification probe of Kim & Liem (ISMIR 2022; docs/protocols.md#kim-probes; GTZAN, macro-F1).
 
 StandardScaler -> LogisticRegression(max_iter=20000); RandomizedSearchCV over
 ``C ~ loguniform(1e-4, 1e4)`` (64 draws) with a single predefined fold (fit on train, select on valid

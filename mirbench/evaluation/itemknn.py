@@ -1,4 +1,4 @@
-"""Content-based item-kNN recommendation protocol of Kim & Liem (ISMIR 2022; REFERENCE.md 2.4;
+"""Content-based item-kNN recommendation protocol of Kim & Liem (ISMIR 2022; docs/protocols.md#kim-probes;
 eldrin/hdpgmm-music-experiments ``src/experiment/{common,itemknn}.py``).
 
 Items are songs with representations ``X`` ``(I, d)``. Item-item cosine similarity, self-similarity

@@ -1,4 +1,4 @@
-"""The downstream protocol of Kim & Liem (ISMIR 2022; REFERENCE.md 2.4) on frozen song representations,
+"""The downstream protocol of Kim & Liem (ISMIR 2022; docs/protocols.md#kim-probes) on frozen song representations,
 run at the end of ``Trainer.test`` by :class:`KimLiem2022Evaluation`.
 
 Contract:

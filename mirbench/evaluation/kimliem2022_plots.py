@@ -29,7 +29,7 @@ from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
 COLUMNS = {"echonest_ndcg500": "Echonest nDCG@500", "gtzan_macro_f1": "GTZAN macro-F1",
            "mtat_macro_auroc": "MTAT macro AUROC"}
 # Figure 3 of Kim & Liem (HDPGMM ablations): (mean, sample SD) per setting, recomputed from the authors'
-# results_agg.csv (REFERENCE.md 2.5; checked against <shared data>/published/hdpgmm2022_runs.csv in the tests).
+# results_agg.csv (docs/protocols.md#kim-published; tested on <shared data>/published/hdpgmm2022_runs.csv).
 FIGURE3 = {
     "eta": {  # eta0 on the full 213k MSD corpus, n = 15 each
         1e-4: {"echonest_ndcg500": (0.0159, 0.0014), "gtzan_macro_f1": (0.5768, 0.0158), "mtat_macro_auroc": (0.8207, 0.0038)},

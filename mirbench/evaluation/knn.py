@@ -1,4 +1,4 @@
-"""k-NN classification on frozen embeddings: the protocol of the ISMIR 2020 tutorial (REFERENCE.md 4.1).
+"""k-NN classification on frozen embeddings: the protocol of the ISMIR 2020 tutorial (docs/protocols.md#tutorial-knn).
 
 The training items are the gallery, each test item takes the label of its nearest gallery item
 (scikit-learn ``KNeighborsClassifier(n_neighbors=1)``, Euclidean), and the scores are accuracy and

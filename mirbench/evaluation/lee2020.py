@@ -1,4 +1,4 @@
-"""The test protocol of Lee et al. (ISMIR 2020; REFERENCE 1.3-1.5): similarity retrieval R@K,
+"""The test protocol of Lee et al. (ISMIR 2020; docs/protocols.md#lee): similarity retrieval R@K,
 auto-tagging macro ROC-AUC, category triplet accuracy (complete space and sub-space) and Dim-Sim
 agreement, on full-song embeddings (mean of 3-s clip embeddings).
 
@@ -15,10 +15,10 @@ Contract (any method, any datamodule):
   warning), and optionally ``dimsim_triplets() -> {"anchor", "song1", "song2", "song1_vote",
   "song2_vote"}`` (clip indices into the order of ``test_dataloader()``; ``None`` = no Dim-Sim).
 
-Choices where the paper is silent ([I] in REFERENCE 1.4), all behind arguments: relevance
+Choices where the paper is silent (open in docs/protocols.md#lee-eval), all behind arguments: relevance
 ``share_any``; Euclidean distance; track-level embeddings; AUC over the tags with both a positive and
 a negative test track; for triplet models, the score of tag t is minus the distance to the centroid
-of the reference tracks carrying t (tutorial slide, REFERENCE 1.3); 2,000 triplets per category
+of the reference tracks carrying t (tutorial slide, docs/protocols.md#lee-auc); 2,000 triplets per category
 (ICASSP 2020 used 40,000); distance ties count as wrong.
 """
 

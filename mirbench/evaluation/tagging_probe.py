@@ -1,4 +1,4 @@
-"""Auto-tagging probe of Kim & Liem (ISMIR 2022; REFERENCE.md 2.4; MTAT, macro ROC-AUC).
+"""Auto-tagging probe of Kim & Liem (ISMIR 2022; docs/protocols.md#kim-probes; MTAT, macro ROC-AUC).
 
 StandardScaler -> multi-label logistic regression trained with Adam on
 ``(sum BCE + alpha ||W||^2) / batch`` for ``max_iter`` epochs over unshuffled mini-batches

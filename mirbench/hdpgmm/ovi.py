@@ -12,7 +12,7 @@ One :meth:`partial_fit` on a mini-batch of M songs (of a corpus of J):
   4. sufficient statistics (one GEMM), scaled by ``J / M``;
   5. sequential global updates, each blended with ``rho_t = (tau0 + t)^-kappa``:
      corpus sticks, then gamma, then the Gaussian-Wishart atoms.
-Hyper-parameters (REFERENCE.md 2.3): K=256, T=32, tau0=64, kappa=0.6, batch 1024 songs, e-step tol 1e-6
+Hyper-parameters (docs/protocols.md#kim-hdpgmm): K=256, T=32, tau0=64, kappa=0.6, batch 1024 songs, e-step tol 1e-6
 (<= 1000 steps), eta0 = 0.1, nu0 = D+2, beta0 = 2, s1=s2=g1=g2=1, per-song alpha0, random hard-assignment init.
 Two departures, both switchable: E-steps start from each song's top-T atoms (``e_step_start``;
 the reference starts from random responsibilities, which on our toys needs 2-7x more sweeps and

@@ -1,5 +1,5 @@
 """Hyper-priors of the HDPGMM, set from data as in Kim & Liem (ISMIR 2022) / eldrin/pytorch-hdpgmm
-(REFERENCE.md 2.3): ``m0`` = empirical mean, ``W0`` = inverse empirical covariance, ``nu0 = D + 2``,
+(docs/protocols.md#kim-hdpgmm): ``m0`` = empirical mean, ``W0`` = inverse empirical covariance, ``nu0 = D + 2``,
 ``beta0 = 2``; stick concentrations ``alpha0_j ~ Gamma(s1, s2)``, ``gamma ~ Gamma(g1, g2)`` with all four 1.
 """
 

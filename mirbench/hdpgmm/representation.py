@@ -1,4 +1,4 @@
-"""Song representation of Kim & Liem (ISMIR 2022; REFERENCE.md 2.3): per frame, normalise
+"""Song representation of Kim & Liem (ISMIR 2022; docs/protocols.md#kim-hdpgmm): per frame, normalise
 ``E_q[ln p(x_jn | k)]`` over the K corpus atoms; log-mean-exp over the song's frames; softmax over k.
 
 Because each frame's normalised likelihoods sum to one, the result is the mean frame posterior

@@ -1,4 +1,4 @@
-"""Siamese contrastive loss of Hadsell, Chopra & LeCun (CVPR 2006), as on the tutorial slides (REFERENCE.md 4.3).
+"""Siamese contrastive loss of Hadsell, Chopra & LeCun (CVPR 2006), as in docs/protocols.md#tutorial-losses.
 
 The convention here: ``similar = 1`` for a pair of the same class, ``similar = 0`` otherwise, and
 

@@ -1,7 +1,7 @@
 """Distances between embeddings, shared by every loss, miner and protocol.
 
 ``kind`` is one of ``euclidean`` (L2), ``squared_euclidean`` (the slides' D = ||f(x1) - f(x2)||^2,
-REFERENCE.md 4.3) or ``cosine`` (1 - cosine similarity, a distance in [0, 2]). All are "smaller is
+docs/protocols.md#tutorial-losses) or ``cosine`` (1 - cosine similarity, a distance in [0, 2]). All are "smaller is
 closer", so a miner's ``d_an - d_ap`` means the same thing for every kind.
 """
 

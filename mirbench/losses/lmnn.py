@@ -1,4 +1,4 @@
-"""The LMNN objective (Weinberger, Blitzer & Saul, NIPS 2005; tutorial slides, REFERENCE.md 4.3), in torch.
+"""The LMNN objective (Weinberger, Blitzer & Saul, NIPS 2005; docs/protocols.md#tutorial-losses), in torch.
 
 With z = L x, target neighbours T(i) (the k nearest same-class points of i in the *input* space, fixed)
 and d(i, j) = ||z_i - z_j||^2:

@@ -1,4 +1,4 @@
-"""Triplet mining inside a batch (REFERENCE.md 4.3; pytorch-metric-learning ``TripletMarginMiner``).
+"""Triplet mining inside a batch (docs/protocols.md#tutorial-losses; pytorch-metric-learning ``TripletMarginMiner``).
 
 For every valid triplet (a, p, n) -- p != a shares a's class (or >= 1 tag), n shares none -- the
 triplet margin is ``m = D(a, n) - D(a, p)``; a kind keeps:

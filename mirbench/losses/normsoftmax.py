@@ -1,4 +1,4 @@
-"""Classification with normalisation (NormSoftmax; Zhai & Wu, BMVC 2019; tutorial slides, REFERENCE.md 4.3).
+"""Classification with normalisation (NormSoftmax; Zhai & Wu, BMVC 2019; docs/protocols.md#tutorial-losses).
 
 logits_z = <f / ||f||, C_z / ||C_z||> / temperature, then cross-entropy. With ``normalize_weights=False``
 it is the slides' other form, (f / ||f||) . C_z (scale carried by the class vectors, no temperature).

@@ -1,4 +1,4 @@
-"""NT-Xent, the instance-discrimination loss of SimCLR (Chen et al., ICML 2020; tutorial slides, REFERENCE.md 4.3).
+"""NT-Xent, the instance-discrimination loss of SimCLR (Chen et al., ICML 2020; docs/protocols.md#tutorial-losses).
 
 For 2B views (z_i, z_j of the same B items), each view's positive is its twin, the other 2B - 2 views
 are negatives: loss = mean over the 2B views of -log softmax_k≠i(cos(z_i, z_k) / tau)[twin].

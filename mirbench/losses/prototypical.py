@@ -1,4 +1,4 @@
-"""Prototypical networks (Snell, Swersky & Zemel, NeurIPS 2017; tutorial slides, REFERENCE.md 4.3).
+"""Prototypical networks (Snell, Swersky & Zemel, NeurIPS 2017; docs/protocols.md#tutorial-losses).
 
 A class prototype is the mean embedding of its support examples, c_z = mean f(x_support); a query is
 classified by softmax(-D(f(x), c_z)) with the squared Euclidean D; the loss is the cross-entropy.

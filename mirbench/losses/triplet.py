@@ -1,6 +1,6 @@
-"""Triplet hinge loss: mean over triplets of max(0, D(a, p) - D(a, n) + margin) (REFERENCE.md 4.3).
+"""Triplet hinge loss: mean over triplets of max(0, D(a, p) - D(a, n) + margin) (docs/protocols.md#tutorial-losses).
 
-With ``mask`` it is the disentangled (masked) distance of Lee et al. (ISMIR 2020, REFERENCE.md 1.2):
+With ``mask`` it is the disentangled (masked) distance of Lee et al. (ISMIR 2020, docs/protocols.md#lee-models):
 D(xi, xj; s) = ||f(xi) * m_s - f(xj) * m_s||, the mask applied after the optional L2 normalisation.
 The tutorial slides use the squared Euclidean distance; pytorch-metric-learning's default is the plain
 L2 distance between unit vectors (``distance="euclidean", normalize=True``).

@@ -1,6 +1,6 @@
 """CLMR baseline as modified for Kim & Liem (ISMIR 2022): SimCLR on raw audio with a SampleCNN
 encoder (Spijkervet & Burgoyne, ISMIR 2021), per eldrin/CLMR branch ``hdpgmm_study_mod``
-(REFERENCE.md 2.1): 22,050 Hz, 59,049-sample crops, batch 48, Adam lr 3e-4, weight decay 1e-6,
+(docs/protocols.md#kim-baselines): 22,050 Hz, 59,049-sample crops, batch 48, Adam lr 3e-4, weight decay 1e-6,
 NT-Xent temperature 0.5, projection 64, encoder width 256 (``clmr256``, the main table's CLMR).
 
 The study's modification comments out every CLMR augmentation except the random crop, so the two

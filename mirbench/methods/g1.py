@@ -1,6 +1,6 @@
 """G1 baseline of Kim & Liem (ISMIR 2022): a song is one diagonal Gaussian over its frames, i.e.
 the per-dimension mean and standard deviation of its 52-d frames, concatenated (104-d)
-(eldrin/hdpgmm-music-experiments ``scripts/extract_g1_feature.py``; REFERENCE.md 2.3).
+(eldrin/hdpgmm-music-experiments ``scripts/extract_g1_feature.py``; docs/protocols.md#kim-baselines).
 
 Nothing is learned: ``fit`` runs no updates; the method exists so that every row of the table is a
 LightningModule with the same ``predict_step``/``embed`` contract (frame batches of

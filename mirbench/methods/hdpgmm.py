@@ -8,7 +8,7 @@ checkpoints resume exactly where they stopped (the update counter ``t`` drives `
 
 Batches: :func:`mirbench.hdpgmm.data.collate_frames` dicts (raw 52-d frames; whitening is internal).
 Song representation (``predict_step``/:meth:`embed`): ``log(max(y, eps))`` with ``y`` ``(K,)`` the mean
-frame posterior over corpus atoms (REFERENCE.md 2.3).
+frame posterior over corpus atoms (docs/protocols.md#kim-hdpgmm).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mirbench.hdpgmm.whitening import Whitener
 
 class HDPGMMMethod(LightningModule):
     """Kim & Liem's HDPGMM: K = 256 corpus atoms, T = 32 song atoms, tau0 = 64, kappa = 0.6,
-    splash eta0 = 0.1 (paper's best), E-step tol 1e-6 / 1000 steps (REFERENCE.md 2.3)."""
+    splash eta0 = 0.1 (paper's best), E-step tol 1e-6 / 1000 steps (docs/protocols.md#kim-hdpgmm)."""
 
     def __init__(
         self,

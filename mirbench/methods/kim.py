@@ -1,6 +1,6 @@
 """KIM baseline of Kim & Liem (ISMIR 2022): the VGG-ish encoder of Kim et al. (2020) trained on the
 self-supervised "same song?" task (eldrin/MTLMusicRepresentation-PyTorch, task ``self_``;
-REFERENCE.md 2.1: stereo dB mel, 22,050 Hz, n_fft 1024, hop 256, 128 bins, 216-frame crops,
+docs/protocols.md#kim-baselines: stereo dB mel, 22,050 Hz, n_fft 1024, hop 256, 128 bins, 216-frame crops,
 Adam lr 1e-3, batch 48, L2 1e-6).
 
 Task: two 216-frame crops; with probability 1/2 both come from the same song, otherwise the second

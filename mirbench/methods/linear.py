@@ -1,4 +1,4 @@
-"""Linear metric learning (tutorial part 1, REFERENCE.md 4.1): StandardScaler -> x -> L x -> 1-NN.
+"""Linear metric learning (tutorial part 1, docs/protocols.md#tutorial-knn): StandardScaler -> x -> L x -> 1-NN.
 
 A :class:`MetricLearner` turns the training arrays into a linear map L (D_out, D_in) fitted in one shot;
 distances are ||L x - L x'||. :class:`LinearMetricMethod` wraps one as a LightningModule that fits at

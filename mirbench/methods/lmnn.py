@@ -1,6 +1,6 @@
 """Large-margin nearest neighbours (LMNN; Weinberger, Blitzer & Saul, NIPS 2005) in torch, CPU or GPU.
 
-The tutorial (REFERENCE.md 4.1) ran metric-learn 0.6.2's ``LMNN(init='pca', random_state=2020)`` on the
+The tutorial (docs/protocols.md#tutorial-knn) ran metric-learn 0.6.2's ``LMNN(init='pca', random_state=2020)`` on the
 unscaled features; metric-learn does not work with today's scikit-learn, so this re-implements the same
 procedure: target neighbours fixed in the input space (k = 3), the objective of
 :mod:`mirbench.losses.lmnn` (margin 1, ``regularization`` 0.5 weighing pull against push), L

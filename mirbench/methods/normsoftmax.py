@@ -1,4 +1,4 @@
-"""Classification with normalisation (NormSoftmax, Zhai & Wu 2019; tutorial slides, REFERENCE.md 4.3).
+"""Classification with normalisation (NormSoftmax, Zhai & Wu 2019; docs/protocols.md#tutorial-losses).
 
 The backbone's embedding is classified against one learned vector per instrument family with
 cosine logits / temperature (:class:`~mirbench.losses.normsoftmax.NormalizedSoftmaxLoss`); the class

@@ -1,4 +1,4 @@
-"""Prototypical networks (Snell et al. 2017; tutorial slides, REFERENCE.md 4.3).
+"""Prototypical networks (Snell et al. 2017; docs/protocols.md#tutorial-losses).
 
 Each class-balanced training batch (``samples_per_class`` notes of each of several families, see
 :class:`~mirbench.data.nsynth.ClassBalancedBatchSampler`) is one episode: per class the first

@@ -1,4 +1,4 @@
-"""Siamese network with the contrastive loss (Hadsell et al. 2006; tutorial slides, REFERENCE.md 4.3).
+"""Siamese network with the contrastive loss (Hadsell et al. 2006; docs/protocols.md#tutorial-losses).
 
 Every pair of a training batch is a training pair, ``similar`` = same instrument family (convention of
 :mod:`mirbench.losses.contrastive`). A batch holds far more dissimilar than similar pairs; with

@@ -1,4 +1,4 @@
-"""SimCLR-style instance discrimination on feature vectors (Chen et al. 2020; tutorial slides, REFERENCE.md 4.3).
+"""SimCLR-style instance discrimination on feature vectors (Chen et al. 2020; docs/protocols.md#tutorial-losses).
 
 No labels: two views of each note are made by augmenting its standardised features -- Gaussian noise
 (``noise_std``) and feature dropout (``feature_dropout``, each feature zeroed with that probability)

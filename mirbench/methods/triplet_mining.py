@@ -1,4 +1,4 @@
-"""Triplet network with in-batch mining (tutorial slides, REFERENCE.md 4.3).
+"""Triplet network with in-batch mining (docs/protocols.md#tutorial-losses).
 
 Each step embeds the batch, mines triplets of one kind (``easy`` / ``hard`` / ``semihard`` / ``all``,
 definitions in :mod:`mirbench.losses.miners`) on the embeddings as the loss measures them (normalised

@@ -1,7 +1,7 @@
 """VQCodebook baseline of Kim & Liem (ISMIR 2022): standard-scale the frames, learn K code words with
 mini-batch k-means over all training frames, and describe a song by its normalised code histogram
 (eldrin/hdpgmm-music-experiments ``src/models.py: VQCodebook``; main table K = 256). The probes take
-``log(max(h, eps))`` as for the HDPGMM (``process_feature``; REFERENCE.md 2.3).
+``log(max(h, eps))`` as for the HDPGMM (``process_feature``; docs/protocols.md#kim-baselines).
 
 Fitting: the first pass over the training loader fits the scaler (``on_train_start``); each
 ``training_step`` is one ``MiniBatchKMeans.partial_fit`` on the batch's frames (k-means++ seeding on

@@ -1,4 +1,4 @@
-"""Cross-modal paired retrieval (Nakatsuka et al., ISMIR 2024 poster; REFERENCE 3): item i of modality
+"""Cross-modal paired retrieval (Nakatsuka et al., ISMIR 2024 poster; docs/protocols.md#nakatsuka): item i of modality
 A is paired with item i of modality B; every A item queries all B items and vice versa.
 
 ``r_i`` = 1-based rank of the paired item; MRR = mean(1 / r_i), R@k = mean(r_i <= k), mean rank =

@@ -1,4 +1,4 @@
-"""Deep-metric-learning Recall@K for multi-label music similarity (Lee et al., ISMIR 2020; REFERENCE 1.4).
+"""Deep-metric-learning Recall@K for multi-label music similarity (Lee et al., ISMIR 2020; docs/protocols.md#lee-rk).
 
 R@K = fraction of queries with at least one relevant item among their K nearest neighbours, the query
 itself excluded (Song et al. 2016; the K = 1, 2, 4, 8 of Lee et al.). torchmetrics' ``RetrievalRecall``
@@ -7,7 +7,7 @@ needs the flat N x N score list, which is slow and memory-hungry for N = 30k
 (``benchmarks/perf/retrieval_speed.py``). Here the query x gallery distances are computed in blocks of
 query and gallery rows that stay in cache, and only the K nearest per row are kept.
 
-Relevance for multi-hot tags ``(N, T)`` (``rule``; which one Lee et al. used is not known, REFERENCE 1.4):
+Relevance for multi-hot tags ``(N, T)`` (``rule``; which one Lee et al. used is not known, docs/protocols.md#lee-rk):
 
 - ``"share_any"`` (default): the two items share >= 1 tag (the ICASSP 2020 similarity rule);
 - ``"same_set"``: identical, non-empty tag sets;

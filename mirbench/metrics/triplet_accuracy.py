@@ -2,7 +2,7 @@
 
 - :func:`sample_category_triplets`: held-out triplets along one dimension (genre, mood, ...): anchor and
   positive share >= 1 tag of the category, the negative shares none of the anchor's tags of that
-  category (ICASSP 2020 sec. 3; 40,000 per dimension there; REFERENCE 1.4).
+  category (ICASSP 2020 sec. 3; 40,000 per dimension there; docs/protocols.md#lee-triplets).
 - :func:`triplet_accuracy`: mean of ``d(a, p) < d(a, n)`` in the complete space or a sub-space
   (``dims``, the masked block of a disentangled model). Equal distances count as wrong, so a collapsed
   embedding scores 0, not 0.5.

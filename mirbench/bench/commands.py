@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also fail on cells not run and on required claims not held (inconclusive, not run)")
 
     golden = sub.add_parser("golden", help="freeze the profile's recorded results as golden numbers "
-                                           "(benchmarks/golden/<id>.csv; tolerance from the spread over seeds)")
+                                           "(benchmarks/golden/<id>.csv; tolerance from the 95 %% interval)")
     common(golden)
-    golden.add_argument("--sigmas", type=float, default=3.0, help="tolerance = this many sample stds over seeds")
+    golden.add_argument("--widths", type=float, default=1.0,
+                        help="tolerance = this many 95 %% interval half-widths (test items + seeds)")
     golden.add_argument("--min-tol-rel", type=float, default=0.02, help="tolerance floor relative to the value")
     golden.add_argument("--min-seeds", type=int, default=2, help="cells with fewer seeds are not frozen")
     return parser
@@ -135,9 +136,9 @@ def _run(spec: TableSpec, args) -> int:
         from mirbench.bench.launch import emit_job_scripts
 
         scripts = emit_job_scripts(spec, args.emit_slurm, spec_ref=args.spec, profile=args.profile, rows=args.rows,
-                                   seeds=args.seeds, devices=int(args.devices or 1), num_nodes=args.num_nodes or 1,
+                                   seeds=args.seeds, devices=args.devices or 1, num_nodes=args.num_nodes or 1,
                                    strategy=args.strategy, accelerator=args.accelerator, mode=args.mode,
-                                   sbatch=dict(args.sbatch))
+                                   sbatch=dict(args.sbatch), results_root=args.results)
         print(f"wrote {len(scripts)} job scripts to {args.emit_slurm} (submit: {args.emit_slurm}/submit_all.sh)")
         return 0
     from mirbench.bench.runner import run_table
@@ -243,7 +244,7 @@ def _golden(spec: TableSpec, args) -> int:
     from mirbench.bench.golden import freeze_golden
 
     profile = spec.profile(args.profile).name
-    path, n = freeze_golden(spec, profile, args.results, sigmas=args.sigmas, min_tol_rel=args.min_tol_rel,
+    path, n = freeze_golden(spec, profile, args.results, widths=args.widths, min_tol_rel=args.min_tol_rel,
                             min_seeds=args.min_seeds)
     print(f"wrote {n} golden line(s) for profile {profile!r} to {path}")
     if n == 0:

@@ -209,11 +209,11 @@ def evaluate_claims(spec: TableSpec, agg: pd.DataFrame, profile: str | None = No
             j = judge(a.spread, b.spread, c.margin)
             status, effect, lo, hi = j.status, j.effect, j.lo, j.hi
         out.append(dict(id=c.id, text=c.text, greater=f"{c.greater.row}.{c.greater.column}",
-                        than=f"{c.than.row}.{c.than.column}", lhs=lhs, rhs=rhs, margin=c.margin,
+                        than=f"{c.than.row}.{c.than.column}", column=c.greater.column, lhs=lhs, rhs=rhs, margin=c.margin,
                         required=c.required, status=status, effect=effect, effect_lo=lo, effect_hi=hi))
     return pd.DataFrame(out, columns=CLAIM_COLUMNS)
 
 
-CLAIM_COLUMNS = ["id", "text", "greater", "than", "lhs", "rhs", "margin", "required", "status", "effect", "effect_lo",
+CLAIM_COLUMNS = ["id", "text", "greater", "than", "column", "lhs", "rhs", "margin", "required", "status", "effect", "effect_lo",
                  "effect_hi"]
 CLAIM_STATUSES = ("held", "contradicted", "inconclusive")

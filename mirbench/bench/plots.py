@@ -39,15 +39,18 @@ def make_plots(spec: TableSpec, profile: str | None = None, results_root: Path |
             func = getattr(importlib.import_module(module), name)
             written += [Path(p) for p in func(spec, records_frame(report.records), out_dir, plot)]
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        fig, ax = plt.subplots(figsize=(9, 4.2))
         {"lines": _lines, "bars": _bars, "grouped_bars": _grouped}[plot.kind](ax, spec, report, plot)
         ax.set_title(plot.title or spec.title, fontsize=10)
         if plot.ylabel:
             ax.set_ylabel(plot.ylabel)
         ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # outside the data, right of the axes
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.tight_layout()
         path = out_dir / f"{plot.id}{suffix}.png"
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
         plt.close(fig)
         written.append(path)
     return written
@@ -67,14 +70,19 @@ def _rows(spec: TableSpec, plot: PlotSpec) -> list:
     return [spec.row(r) for r in plot.rows] if plot.rows else list(spec.rows)
 
 
+def _color(i: int):
+    """Distinct colours for up to 20 series (tab20), so no two rows share one."""
+    return plt.get_cmap("tab20")(i % 20)
+
+
 def _label(row) -> str:
-    return f"{row.group}: {row.label}" if row.group else row.label
+    return f"{row.label} ({row.group.lower()})" if row.group else row.label
 
 
 def _lines(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
     x = np.arange(len(plot.columns))
     for i, row in enumerate(_rows(spec, plot)):
-        color = f"C{i % 10}"
+        color = _color(i)
         mean, err = _series(report, row.id, plot.columns, "mean"), _err(report, row.id, plot.columns)
         if np.isfinite(mean).any():
             ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, color=color, label=_label(row))
@@ -83,7 +91,8 @@ def _lines(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
             if np.isfinite(pub).any():
                 ax.plot(x, pub, ls="--", marker="x", color=color, alpha=0.7, label=f"{_label(row)} (published)")
     ax.set_xticks(x, [spec.column(c).label for c in plot.columns])
-    ax.legend(fontsize=7)
+    first, last = spec.column(plot.columns[0]), spec.column(plot.columns[-1])
+    ax.set_ylabel(f"{first.label} … {last.label}" + (f" ({first.unit})" if first.unit else ""))
 
 
 def _bars(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
@@ -98,7 +107,6 @@ def _bars(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
         ax.scatter(x, pub, marker="D", color="k", zorder=3, label="published")
     ax.set_xticks(x, [_label(r) for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(spec.column(col).label)
-    ax.legend(fontsize=7)
 
 
 def _grouped(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
@@ -108,11 +116,10 @@ def _grouped(ax, spec: TableSpec, report: TableReport, plot: PlotSpec) -> None:
     for i, row in enumerate(rows):
         off = x - 0.4 + width * (i + 0.5)
         mean, err = _series(report, row.id, plot.columns, "mean"), _err(report, row.id, plot.columns)
-        ax.bar(off, np.nan_to_num(mean), width, yerr=err, capsize=2, color=f"C{i % 10}",
+        ax.bar(off, np.nan_to_num(mean), width, yerr=err, capsize=2, color=_color(i),
                label=_label(row))
         if plot.published:
             pub = _series(report, row.id, plot.columns, "published")
             ax.scatter(off, pub, marker="D", s=12, color="k", zorder=3,
                        label="published" if i == 0 and not all(map(math.isnan, pub)) else None)
     ax.set_xticks(x, [spec.column(c).label for c in plot.columns])
-    ax.legend(fontsize=7)

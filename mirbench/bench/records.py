@@ -7,6 +7,7 @@ and what came out (metrics, wall time, status). The resolved config is saved bes
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -26,6 +27,7 @@ import pandas as pd
 
 from mirbench.io import atomic_path, write_json, write_text
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, load_replicates
+from mirbench.provenance import source_at_import
 from mirbench.paths import PROJECT_ROOT, results_dir
 
 PACKAGES = ("torch", "lightning", "mirbench", "numpy", "scikit-learn")
@@ -111,14 +113,14 @@ def write_record(record: RunRecord, results_root: Path | None = None, config_yam
                  work: Path | None = None) -> Path:
     """Write the record (and the resolved config beside it) atomically; returns the JSON path.
 
-    The record gets the hash of the code this process imported (:func:`numbers_source`) unless it has one. An ok run's bootstrap replicates
-    (the evaluation's ``bootstrap_test.npz`` anywhere under its work folder ``work``, default :func:`work_dir`)
-    are copied beside it; a failed run keeps none.
+    The record gets the hash of the code this process imported (:func:`numbers_source`) unless it has one. An ok
+    run's bootstrap replicates (the evaluation's ``bootstrap_test.npz`` anywhere under its work folder ``work``,
+    default :func:`work_dir`) are copied beside it; a failed run keeps none.
     """
     path = record_path(record.table_id, record.profile, record.row, record.seed, results_root)
     if not record.code_sha256:
         record.code_files = numbers_source()
-        record.code_sha256 = code_hash(record.code_files)
+        record.code_sha256 = imported_code_hash(record.code_files)
     if config_yaml is not None:
         write_text(path.with_suffix(".yaml"), config_yaml)
     boot = replicates_path(path)
@@ -240,9 +242,38 @@ def numbers_source() -> list[str]:
 
 
 def code_hash(files: tuple[str, ...] | list[str]) -> str:
-    """SHA-256 over ``files`` (paths relative to ``mirbench/``) and their contents; a missing file counts too."""
+    """SHA-256 over ``files`` (paths relative to ``mirbench/``) as code: each file's syntax tree without its
+    docstrings, so comments, docstrings and layout do not make a record stale; a missing file counts too."""
     h = hashlib.sha256()
     for rel in sorted(files):
         p = _PACKAGE / rel
-        h.update(rel.encode() + b"\0" + (p.read_bytes() if p.is_file() else b"<missing>") + b"\0")
+        h.update(rel.encode() + b"\0" + (_code_of(p) if p.is_file() else b"<missing>") + b"\0")
     return h.hexdigest()
+
+
+def imported_code_hash(files: list[str]) -> str:
+    """:func:`code_hash` of the sources as this process imported them (:mod:`mirbench.provenance`), so a file
+    edited on disk during a sweep does not lend its hash to code that never ran."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        p = _PACKAGE / rel
+        src = source_at_import(p)
+        code = _code_of(p, src) if src is not None else (_code_of(p) if p.is_file() else b"<missing>")
+        h.update(rel.encode() + b"\0" + code + b"\0")
+    return h.hexdigest()
+
+
+def _code_of(path: Path, source: bytes | None = None) -> bytes:
+    """The file's syntax tree (or of ``source``), docstrings removed (its bytes when it does not parse)."""
+    source = path.read_bytes() if source is None else source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()

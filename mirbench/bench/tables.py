@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pandas as pd
 
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
-from mirbench.bench.records import (RunRecord, load_records, record_replicates, table_dir, unreadable_records,
-                                    write_runs_csv)
+from mirbench.bench.records import (RunRecord, load_records, record_path, record_replicates, replicates_path,
+                                    table_dir, unreadable_records, write_runs_csv)
 from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableSpec
 from mirbench.io import write_text
 
@@ -154,7 +154,7 @@ class TableReport:
                     "seeds); held when the interval is above 0, contradicted when below.", ""]
             for c in self.claims.itertuples():
                 req = " (required)" if c.required else ""
-                col = s.column(c.greater.split(".", 1)[1])
+                col = s.column(c.column)
                 out.append(f"- **{c.status}**{req} `{c.id}`: {_md_escape(c.text)} — {c.greater} = {fmt(col, c.lhs)} "
                            f"vs {c.than} = {fmt(col, c.rhs)}, effect {_effect(c, col)}")
             out.append("")
@@ -259,12 +259,18 @@ def build_report(spec: TableSpec, profile: str | None = None, results_root: Path
     prof = spec.profile(profile)
     spec = spec.for_profile(prof.name)
     profile, records = prof.name, load_records(spec.id, prof.name, results_root)
-    replicates = {(r.row, r.seed): record_replicates(r, results_root) for r in records if r.ok}
+    unreadable = unreadable_records(spec.id, prof.name, results_root)
+    replicates = {}
+    for r in records:
+        if r.ok:
+            try:
+                replicates[(r.row, r.seed)] = record_replicates(r, results_root)
+            except ValueError:  # named in the report and failed by `check`; the cell keeps its seed interval
+                unreadable.append(replicates_path(record_path(spec.id, r.profile, r.row, r.seed, results_root)))
     agg = aggregate(spec, records, replicates)
     cells = compare(spec, agg, load_reference(spec.published, spec, None), load_reference(spec.golden, spec, profile),
                     check_published=prof.check_published, paper_data=prof.paper_data)
-    return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records,
-                       unreadable_records(spec.id, prof.name, results_root))
+    return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records, unreadable)
 
 
 def output_paths(spec: TableSpec, profile: str, results_root: Path | None = None) -> dict[str, Path]:

@@ -1,5 +1,7 @@
 """Table rendering (bold best, deltas, files) and plots, from synthetic records (no training)."""
 
+from pathlib import Path
+
 import pytest
 from toy import write_toy_table
 
@@ -158,6 +160,11 @@ def test_check_fails_on_an_unreadable_record_and_names_it(table, capsys):
     assert main(["check", str(spec.path), "--results", str(results)]) == 1
     assert f"unreadable record: {bad}" in capsys.readouterr().out
     assert str(bad) in build_report(spec, results_root=results).markdown()
+    bad.unlink()
+    boot = results / "toy_table" / "runs" / "default" / "fast__seed0.boot.npz"
+    boot.write_bytes(b"not an npz")  # corrupt replicates: named, not silently dropped
+    assert main(["check", str(spec.path), "--results", str(results)]) == 1
+    assert f"unreadable record: {boot}" in capsys.readouterr().out
 
 
 def test_a_non_finite_published_value_is_an_error_not_a_dropped_check(table, capsys):
@@ -179,3 +186,35 @@ def test_records_know_the_code_that_made_them(table, tmp_path):
     assert rec.stale
     rec.code_files = []  # recorded before code hashes were
     assert rec.stale
+
+
+def test_code_hash_ignores_docstrings_and_comments_but_not_code(tmp_path, monkeypatch):
+    import mirbench.bench.records as records
+
+    monkeypatch.setattr(records, "_PACKAGE", tmp_path)
+    f = tmp_path / "m.py"
+    f.write_text('"""Doc."""\n\ndef f(x):\n    """Say what."""\n    return x + 1  # why\n')
+    h = records.code_hash(["m.py"])
+    f.write_text('"""Another doc, see docs/protocols.md."""\n\n\ndef f(x):\n    return x + 1\n')
+    assert records.code_hash(["m.py"]) == h
+    f.write_text('def f(x):\n    return x + 2\n')
+    assert records.code_hash(["m.py"]) != h
+
+
+def test_a_record_hashes_the_code_that_ran_not_the_disk_at_write_time(tmp_path, monkeypatch):
+    import mirbench.bench.records as records
+    from mirbench.provenance import _SOURCES
+
+    monkeypatch.setattr(records, "_PACKAGE", tmp_path)
+    f = tmp_path / "m.py"
+    f.write_text("X = 1\n")
+    monkeypatch.setitem(_SOURCES, str(f.resolve()), f.read_bytes())  # as imported
+    ran = records.imported_code_hash(["m.py"])
+    f.write_text("X = 2\n")  # edited on disk during the sweep
+    assert records.imported_code_hash(["m.py"]) == ran  # the record describes what ran
+    assert records.code_hash(["m.py"]) != ran  # and the checkout now differs: the record reads as stale
+    from mirbench.provenance import source_at_import
+
+    import mirbench.bench.stats  # noqa: F401  (imported through the package: its source was snapshotted)
+    assert source_at_import(records._PACKAGE.parent / "nowhere.py") is None
+    assert source_at_import(Path(mirbench.bench.stats.__file__)) is not None

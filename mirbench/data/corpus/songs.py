@@ -44,6 +44,7 @@ from torch.utils.data import DataLoader
 from mirbench.audio.features import mel_kim2022
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus import tags as T
+from mirbench.data.corpus.build import DEFAULT_SPLIT
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
 from mirbench.data.song_views import (check_train_fraction, check_view_args, index_loader, learning_subset,
                                      song_train_loader, song_view, view_input_shape)
@@ -103,7 +104,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
     """Songs of the embedded corpus in one ``view`` (see the module docstring).
 
     Args:
-        n_pieces, clips_per_piece, seed: the corpus build (as :class:`CorpusDataModule`).
+        n_pieces, clips_per_piece, seed, split: the corpus build (as :class:`CorpusDataModule`).
         view: ``frames52`` | ``mel`` | ``audio``.
         batch_size: songs per training batch (Kim & Liem: 1,024 for the HDPGMM, 48 for KIM and CLMR).
         max_len: frames52 crop length in frames (Kim & Liem: 2,600, about 60 s); ``None``: whole songs.
@@ -121,6 +122,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         n_pieces: int = 360,
         clips_per_piece: int = 6,
         seed: int = 0,
+        split: tuple[float, float, float] = DEFAULT_SPLIT,
         view: Literal["frames52", "mel", "audio"] = "frames52",
         batch_size: int = 1024,
         max_len: int | None = 2600,

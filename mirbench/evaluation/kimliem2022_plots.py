@@ -134,32 +134,33 @@ def _ours(records_df: pd.DataFrame, row: str, metric: str) -> tuple[float, float
 
 
 def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
-    """One panel per Table-4 column: published (MSD-trained, hatched) and ours (corpus) per model, each on
-    its own axis (the scales are not comparable; the orderings are)."""
+    """One column of panels per Table-4 column: ours (corpus, mean +- std over trials) on top, the published
+    numbers (MSD-trained, +- their SD) below, each panel on its own labelled axis (the scales are not comparable;
+    the orderings are), points rather than bars so no axis has to start at zero."""
     from mirbench.bench.compare import load_reference
 
     out_dir, profile = Path(out_dir), _profile(records_df)
     ref = load_reference(spec.published, spec, None) if spec.published and Path(spec.published).is_file() else None
     cols = [c for c in spec.columns if c.id in COLUMNS]
     rows = [r for r in spec.rows if not r.runs_from]
-    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 3.8), squeeze=False)
+    fig, axes = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 5.6), squeeze=False, sharex=True)
     x = np.arange(len(rows))
-    for ax, col in zip(axes[0], cols):
+    for j, col in enumerate(cols):
         ours = [_ours(records_df, r.id, col.metric) for r in rows]
         pub = [_published(ref, r.id, col.id) for r in rows]
-        ax.bar(x - 0.2, [o[0] for o in ours], 0.4, yerr=[o[1] for o in ours], color="tab:blue", label="ours (corpus)")
-        ax.set_ylabel("ours", color="tab:blue")
-        _tight(ax, [o[0] for o in ours])
-        ax2 = ax.twinx()
-        ax2.bar(x + 0.2, [p[0] for p in pub], 0.4, yerr=[p[1] for p in pub], color="white", edgecolor="tab:orange",
-                hatch="//", label="published (MSD)")
-        ax2.set_ylabel("published", color="tab:orange")
-        _tight(ax2, [p[0] for p in pub])
-        ax.set_xticks(x, [r.label.split(" (")[0] for r in rows], rotation=30, fontsize=8)
-        ax.set_title(COLUMNS[col.id], fontsize=9)
-    h1, l1 = axes[0][0].get_legend_handles_labels()
-    h2, l2 = axes[0][0].figure.axes[-1].get_legend_handles_labels()
-    return [_save(fig, h1 + h2, l1 + l2, spec, plot, "published_vs_ours", profile, out_dir, margin=0.07)]
+        for ax, vals, color, marker, who in ((axes[0][j], ours, "tab:blue", "o", "ours (corpus)"),
+                                             (axes[1][j], pub, "tab:orange", "s", "published (MSD)")):
+            ax.errorbar(x, [v[0] for v in vals], yerr=[v[1] for v in vals], fmt=marker, color=color, capsize=3,
+                        label=who)
+            ax.set_ylabel(who, color=color, fontsize=8)
+            ax.tick_params(axis="y", labelsize=7)
+            _tight(ax, [v[0] for v in vals])
+            ax.grid(alpha=0.3)
+        axes[0][j].set_title(COLUMNS[col.id], fontsize=9)
+        axes[1][j].set_xticks(x, [r.label.split(" (")[0] for r in rows], rotation=30, fontsize=8)
+    handles = [axes[0][0].get_legend_handles_labels(), axes[1][0].get_legend_handles_labels()]
+    return [_save(fig, handles[0][0] + handles[1][0], handles[0][1] + handles[1][1], spec, plot, "published_vs_ours",
+                  profile, out_dir, margin=0.05)]
 
 
 def _published(ref, row: str, column: str) -> tuple[float, float]:
@@ -195,44 +196,41 @@ def ablation_rows(spec) -> dict[str, list[tuple[float, str]]]:
 
 
 def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
-    """Two rows of panels (eta0 sweep; corpus size) x three columns (Echonest, GTZAN, MTAT roles): ours
-    (mean +- std over seeds, solid) and the published Figure 3 (dashed, right axis)."""
+    """The eta0 sweep and the corpus-size study (paper Figure 3) x the three columns (Echonest, GTZAN, MTAT roles):
+    for each, ours (corpus, mean +- std over trials) in one panel and the published Figure 3 (MSD) in the panel
+    below, each on its own labelled axis (no twin axes)."""
     out_dir, profile = Path(out_dir), _profile(records_df)
     abl = ablation_rows(spec)
     cols = [c for c in spec.columns if c.id in COLUMNS]
-    fig, axes = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 6.6), squeeze=False)
-    for i, (kind, xlabel) in enumerate((("eta", "splash eta0"), ("size", "training songs (share / count)"))):
+    fig, axes = plt.subplots(4, len(cols), figsize=(4.2 * len(cols), 10.5), squeeze=False)
+    for i, (kind, xlabel) in enumerate((("eta", "splash eta0"), ("size", "training songs"))):
         pub = FIGURE3[kind]
-        for ax, col in zip(axes[i], cols):
-            metric = spec.metric_of
-            pts = [(x, _ours(records_df, spec.run_row(r), metric(r, col.id))) for x, r in abl[kind]]
-            xs = np.arange(len(pts)) if kind == "size" else np.array([p[0] for p in pts])
+        for j, col in enumerate(cols):
+            ax, axp = axes[2 * i][j], axes[2 * i + 1][j]
+            pts = [(x, _ours(records_df, spec.run_row(r), spec.metric_of(r, col.id))) for x, r in abl[kind]]
+            px = np.array(sorted(pub))
+            if kind == "eta":
+                xs, pxs = np.array([p[0] for p in pts]), px
+                for a in (ax, axp):
+                    a.set_xscale("log")
+            else:  # ours: share of the corpus' train songs; the paper: MSD song counts
+                xs, pxs = np.arange(len(pts)), np.arange(len(px))
+                ax.set_xticks(xs, [f"{p[0]:.0f}% of ours" for p in pts], fontsize=7)
+                axp.set_xticks(pxs, [f"{int(x):,}" for x in px], fontsize=7)
             if pts:
                 ax.errorbar(xs, [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], marker="o", color="tab:blue",
-                            label="ours (corpus)")
-            ax2 = ax.twinx()
-            px = np.array(sorted(pub))
-            py = np.array([pub[x][col.id][0] for x in px])
-            pe = np.array([pub[x][col.id][1] for x in px])
-            pxs = np.arange(len(px)) if kind == "size" else px
-            ax2.errorbar(pxs, py, yerr=pe, marker="s", ls="--", color="tab:orange", label="published (MSD)")
-            ax2.tick_params(axis="y", colors="tab:orange", labelsize=7)
-            if kind == "eta":
-                ax.set_xscale("log")
-            else:
-                n = max(len(pts), len(px))
-                ticks = [f"{p[0]:.0f}%" for p in pts]
-                pticks = [f"{int(x):,}" for x in px]
-                ax.set_xticks(range(n), [" / ".join(t for t in pair if t) for pair in
-                                         zip(ticks + [""] * (n - len(ticks)), pticks + [""] * (n - len(pticks)))],
-                              fontsize=7)
+                            capsize=3, label="ours (corpus)")
+            axp.errorbar(pxs, [pub[x][col.id][0] for x in px], yerr=[pub[x][col.id][1] for x in px], marker="s",
+                         ls="--", color="tab:orange", capsize=3, label="published (MSD, Figure 3)")
             ax.set_title(f"{COLUMNS[col.id]} vs {xlabel}", fontsize=8)
-            ax.tick_params(axis="y", colors="tab:blue", labelsize=7)
-            ax.grid(alpha=0.3)
+            for a, who, color in ((ax, "ours (corpus)", "tab:blue"), (axp, "published (MSD)", "tab:orange")):
+                a.set_ylabel(who, color=color, fontsize=8)
+                a.tick_params(axis="y", labelsize=7)
+                a.grid(alpha=0.3)
+            axp.set_xlabel(xlabel + (" (MSD songs)" if kind == "size" else ""), fontsize=8)
     h1, l1 = axes[0][0].get_legend_handles_labels()
-    h2 = [plt.Line2D([], [], marker="s", ls="--", color="tab:orange")]
-    return [_save(fig, h1 + h2, l1 + ["published (MSD, Figure 3)"], spec, plot, "figure3", profile, out_dir,
-                  margin=0.05)]
+    h2, l2 = axes[1][0].get_legend_handles_labels()
+    return [_save(fig, h1 + h2, l1 + l2, spec, plot, "figure3", profile, out_dir, margin=0.03)]
 
 
 ABLATIONS_TABLE = "hdpgmm2022_ablations"

@@ -108,7 +108,7 @@ def aggregate(spec: TableSpec, records: list[RunRecord],
             vals = [v * col.scale for v in vals]
             reps = [None if r is None else np.asarray(r, dtype=np.float64) * col.scale for r in reps]
             sp = spread(vals, reps)
-            std = float(np.std(vals, ddof=1)) if len(vals) > 1 else (0.0 if vals else math.nan)
+            std = math.sqrt(sp.seed_var) if sp.n > 1 else (0.0 if sp.n else math.nan)
             out.append(dict(row=row.id, column=col.id, mean=sp.mean, std=std, n=sp.n, values=vals, half=sp.half,
                             lo=sp.mean - sp.half, hi=sp.mean + sp.half, sources=sp.sources, spread=sp))
     return pd.DataFrame(out, columns=["row", "column", "mean", "std", "n", "values", "half", "lo", "hi", "sources",

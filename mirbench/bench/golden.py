@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from mirbench.bench.compare import REF_COLUMNS, aggregate
-from mirbench.bench.records import load_records, record_replicates
-from mirbench.bench.spec import RUN_METRICS, TableSpec
+from mirbench.bench.records import load_records, records_replicates
+from mirbench.bench.spec import RUN_METRICS, SpecError, TableSpec
 from mirbench.io import write_text
 
 
@@ -30,7 +30,10 @@ def golden_lines(spec: TableSpec, profile: str, results_root: Path | None = None
                  min_tol_rel: float = 0.02, min_seeds: int = 2, max_span: float = 0.5) -> pd.DataFrame:
     """Golden lines for ``profile`` from its ok records (see the module docstring)."""
     records = load_records(spec.id, profile, results_root)
-    reps = {(r.row, r.seed): record_replicates(r, results_root) for r in records if r.ok}
+    reps, unreadable = records_replicates(records, results_root)
+    if unreadable:  # an interval without its items would freeze too tight a tolerance
+        raise SpecError(f"cannot freeze golden numbers: unreadable bootstrap replicates {[str(p) for p in unreadable]}; "
+                        "re-run those rows or delete the files")
     agg = aggregate(spec, records, reps)
     lines = []
     for a in agg.itertuples():

@@ -164,6 +164,20 @@ def record_replicates(record: RunRecord, results_root: Path | None = None) -> di
         raise ValueError(f"{path}: unreadable bootstrap replicates ({e}); re-run the row or delete the file") from e
 
 
+def records_replicates(records: list[RunRecord], results_root: Path | None = None
+                       ) -> tuple[dict[tuple[str, int], dict[str, np.ndarray]], list[Path]]:
+    """``({(row, seed): replicates}, unreadable replicate files)`` of the ok ``records``; a run whose file does not
+    load is left out of the dict and its path listed (the cell keeps its seed interval; ``check`` fails on it)."""
+    out, unreadable = {}, []
+    for r in records:
+        if r.ok:
+            try:
+                out[(r.row, r.seed)] = record_replicates(r, results_root)
+            except ValueError:
+                unreadable.append(replicates_path(record_path(r.table_id, r.profile, r.row, r.seed, results_root)))
+    return out, unreadable
+
+
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
     """Long format: one row per run x metric (a failed run keeps one row with an empty metric)."""
     out = []

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pandas as pd
 
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
-from mirbench.bench.records import (RunRecord, load_records, record_path, record_replicates, replicates_path,
-                                    table_dir, unreadable_records, write_runs_csv)
+from mirbench.bench.records import (RunRecord, load_records, records_replicates, table_dir, unreadable_records,
+                                    write_runs_csv)
 from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableSpec
 from mirbench.io import write_text
 
@@ -50,8 +50,7 @@ class TableReport:
         if not c.n:
             return MISSING
         mean = f"{bold[0]}{fmt(col, c.mean)}{bold[1]}" if c.best else fmt(col, c.mean)
-        half = c.half if math.isfinite(c.half) else math.nan
-        return f"{mean}{pm}{fmt(col, half)}" if math.isfinite(half) else mean
+        return f"{mean}{pm}{fmt(col, c.half)}" if math.isfinite(c.half) else mean
 
     def published(self, c, col: ColumnSpec, bold: tuple[str, str] = ("**", "**")) -> str:
         if not math.isfinite(c.published):
@@ -259,14 +258,8 @@ def build_report(spec: TableSpec, profile: str | None = None, results_root: Path
     prof = spec.profile(profile)
     spec = spec.for_profile(prof.name)
     profile, records = prof.name, load_records(spec.id, prof.name, results_root)
-    unreadable = unreadable_records(spec.id, prof.name, results_root)
-    replicates = {}
-    for r in records:
-        if r.ok:
-            try:
-                replicates[(r.row, r.seed)] = record_replicates(r, results_root)
-            except ValueError:  # named in the report and failed by `check`; the cell keeps its seed interval
-                unreadable.append(replicates_path(record_path(spec.id, r.profile, r.row, r.seed, results_root)))
+    replicates, bad_replicates = records_replicates(records, results_root)
+    unreadable = unreadable_records(spec.id, prof.name, results_root) + bad_replicates
     agg = aggregate(spec, records, replicates)
     cells = compare(spec, agg, load_reference(spec.published, spec, None), load_reference(spec.golden, spec, profile),
                     check_published=prof.check_published, paper_data=prof.paper_data)

@@ -21,10 +21,7 @@ RULES: dict[str, tuple[str, ...]] = {**{p: UPPER for p in LOWER}, "evaluation": 
 
 # Violations still to be fixed by the owners of these files: "<file relative to mirbench/>" -> the
 # layers it may still import. Remove an entry once its file is fixed; never add one.
-KNOWN: dict[str, set[str]] = {
-    # figure code reading records and tables; moves to bench/figures/
-    "evaluation/kimliem2022_plots.py": {"bench"},
-}
+KNOWN: dict[str, set[str]] = {}
 
 
 def _package_of(path: Path) -> list[str]:

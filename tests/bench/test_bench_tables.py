@@ -6,7 +6,7 @@ import pytest
 from toy import write_toy_table
 
 from mirbench.bench.commands import main
-from mirbench.bench.plots import make_plots
+from mirbench.bench.figures.plots import make_plots
 from mirbench.bench.records import RunRecord, write_record
 from mirbench.bench.spec import load_spec
 from mirbench.bench.tables import build_report, output_paths, signed, write_table

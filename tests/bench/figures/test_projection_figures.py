@@ -8,7 +8,7 @@ import pandas as pd
 from mirbench.data.base import DataInfo
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE
 from mirbench.evaluation.lee2020 import save_embeddings
-from mirbench.evaluation.projection_plots import dominant_tag, subspace_projections
+from mirbench.bench.figures.projections import dominant_tag, subspace_projections
 
 INFO = DataInfo(tag_names=("dance", "jig", "reel", "minor", "violin"),
                 tag_categories=("genre", "genre", "genre", "mood", "instrument"),

@@ -7,7 +7,7 @@ import pytest
 
 from mirbench.bench.spec import load_spec
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE
-from mirbench.evaluation.kimliem2022_plots import (
+from mirbench.bench.figures.kimliem2022 import (
     FIGURE3,
     ablation_rows,
     component_tag_table,
@@ -99,7 +99,7 @@ def test_figure3_reads_the_ablation_rows_by_id(tmp_path):
 def test_main_table_draws_figure3_from_the_ablation_runs(tmp_path):
     """`make table-hdpgmm2022` draws Figure 3 from the runs recorded for hdpgmm2022_ablations."""
     from mirbench.bench.records import RunRecord, write_record
-    from mirbench.evaluation.kimliem2022_plots import figure3_of_ablations
+    from mirbench.bench.figures.kimliem2022 import figure3_of_ablations
 
     spec, ablations = load_spec("hdpgmm2022"), load_spec("hdpgmm2022_ablations")
     plot = next(p for p in spec.plots if p.id == "figure3")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from mirbench.evaluation.nakatsuka2024 import PAIRED_EMBEDDINGS_FILE
-from mirbench.evaluation.nakatsuka2024_plots import learned_distributions, pca_2d, pick_groups
+from mirbench.bench.figures.nakatsuka2024 import learned_distributions, pca_2d, pick_groups
 
 
 def _write_run(out, row, rng, n_multi=6, n_single=3, d=16):

@@ -2,7 +2,7 @@
 
 ``mirbench fit --config a.yaml --config b.yaml`` is LightningCLI (configs merged in order, typed
 ``class_path``/``init_args``; :mod:`mirbench.lightning_cli`); ``run``, ``table``, ``check``, ``golden``,
-``prepare``, ``download`` and ``bench`` are dispatched to the modules that own them. Only the training
+``prepare``, ``download``, ``evaluate`` and ``bench`` are dispatched to the modules that own them. Only the training
 commands import torch and Lightning, so ``mirbench --help`` and ``mirbench table ...`` start at once.
 """
 
@@ -36,11 +36,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("mirbench.data.commands", "decode a data set's audio and cache its features "
                                           "(`prepare corpus`: build the embedded default corpus)"),
     "download": ("mirbench.data.commands", "fetch a data set's public files (resumable, checksum-verified)"),
+    "evaluate": ("mirbench.bench.evaluate", "run a protocol (lee2020, kimliem2022, tutorial_knn) on your own "
+                                            "embeddings, embedding function or checkpoint; a record for `table --add`"),
     "bench": ("benchmarks.perf.__main__", "performance benchmarks in benchmarks/perf (`make bench`)"),
 }
 GROUPS = (
     ("Train and test one model (LightningCLI)", tuple(TRAINING)),
-    ("Paper tables (benchmarks/tables/<id>.yaml)", ("run", "table", "check", "golden")),
+    ("Paper tables (benchmarks/tables/<id>.yaml)", ("run", "table", "check", "golden", "evaluate")),
     ("Data sets", ("prepare", "download")),
     ("Other", ("bench", "version")),
 )

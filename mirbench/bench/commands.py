@@ -64,10 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="write results/<id>/table.{md,csv,tex} and the spec's plots")
     common(table)
     table.add_argument("--no-plots", action="store_true", help="skip the plots")
+    add_help = ("show a model of your own as an extra row (repeatable): NAME=PATH of a `mirbench evaluate` record "
+                "(.json) or a folder of them (one per seed)")
+    table.add_argument("--add", type=_kv, action="append", default=[], metavar="NAME=PATH",
+                       help=add_help + "; the table is then printed only, the committed files are not rewritten")
 
     check = sub.add_parser("check", help="exit 1 on a published or golden miss, a required claim contradicted, "
                                          "or an unreadable record")
     common(check)
+    check.add_argument("--add", type=_kv, action="append", default=[], metavar="NAME=PATH", help=add_help)
     check.add_argument("--strict", action="store_true",
                        help="also fail on cells not run and on required claims not held (inconclusive, not run)")
 
@@ -150,8 +155,21 @@ def _run(spec: TableSpec, args) -> int:
     return 0 if result.ok else 1
 
 
+def _added(args) -> dict[str, Path]:
+    return {name: Path(path) for name, path in getattr(args, "add", [])}
+
+
 def _table(spec: TableSpec, args) -> int:
-    from mirbench.bench.tables import output_paths, write_table
+    from mirbench.bench.tables import build_report, output_paths, write_table
+
+    if _added(args):  # the paper's table files stay as the suite's own runs made them
+        try:
+            report = build_report(spec, args.profile, args.results, added=_added(args))
+        except (FileNotFoundError, ValueError) as e:
+            print(f"mirbench table: error: {e}", file=sys.stderr)
+            return 2
+        print(report.markdown())
+        return 0
 
     report = write_table(spec, args.profile, args.results)
     print(report.markdown())
@@ -221,7 +239,11 @@ def verdict_line(report) -> str:
 def _check(spec: TableSpec, args) -> int:
     from mirbench.bench.tables import build_report
 
-    report = build_report(spec, args.profile, args.results)
+    try:
+        report = build_report(spec, args.profile, args.results, added=_added(args))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"mirbench check: error: {e}", file=sys.stderr)
+        return 2
     fails, warns = check_report(report)
     if args.strict:
         strict = [w for w in warns if "not run" in w or w.startswith("required claim")]

@@ -136,6 +136,44 @@ def write_record(record: RunRecord, results_root: Path | None = None, config_yam
     return path
 
 
+def write_record_file(record: RunRecord, path: Path, replicates: dict[str, np.ndarray] | None = None) -> Path:
+    """A record outside a table's runs folder (``mirbench evaluate``): ``path`` and, when given, its bootstrap
+    ``replicates`` in ``<path stem>.boot.npz`` beside it; the code hash as :func:`write_record`."""
+    from mirbench.metrics.bootstrap import save_replicates
+
+    path = Path(path)
+    if not record.code_sha256:
+        record.code_files = numbers_source()
+        record.code_sha256 = imported_code_hash(record.code_files)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if replicates:
+        save_replicates(replicates_path(path), replicates)
+    else:
+        replicates_path(path).unlink(missing_ok=True)
+    write_json(path, record.to_dict())
+    return path
+
+
+def added_records(name: str, path: Path) -> tuple[list[RunRecord], dict[tuple[str, int], dict[str, np.ndarray]]]:
+    """The records of a user's own row (``table --add NAME=PATH``): a record file, or every ``*.json`` record in a
+    folder (one per seed), renamed to row ``name``; with their replicates ``{(name, seed): {metric: (B,)}}``."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise FileNotFoundError(f"--add {name}={path}: no record file (.json) there")
+    recs, reps = [], {}
+    for i, f in enumerate(files):
+        r = read_record(f)
+        if r is None:
+            raise ValueError(f"--add {name}={f}: not a readable RunRecord")
+        r.row, r.seed = name, i if len(files) > 1 else r.seed
+        recs.append(r)
+        boot = replicates_path(f)
+        if boot.is_file():
+            reps[(name, r.seed)] = load_replicates(boot)
+    return recs, reps
+
+
 def load_records(table_id: str, profile: str | None = None, results_root: Path | None = None) -> list[RunRecord]:
     """Every readable record of a table (one profile, or all when ``profile`` is None), sorted; see
     :func:`unreadable_records` for the others."""

@@ -254,16 +254,55 @@ def _latex_escape(text: str) -> str:
     return re.sub(r"[\\&%_#${}~^]", lambda m: _LATEX[m.group()], str(text))
 
 
-def build_report(spec: TableSpec, profile: str | None = None, results_root: Path | None = None) -> TableReport:
+def with_added_rows(spec: TableSpec, added: dict[str, list[RunRecord]]) -> TableSpec:
+    """The spec with one row per user model (``table --add NAME=PATH``), group "Added", in every section that
+    has a column the model's records measured; the paper's rows, columns and claims as they were."""
+    from dataclasses import replace
+
+    from mirbench.bench.spec import RowSpec, SpecError
+
+    known = {r.id for r in spec.rows}
+    rows, sections = list(spec.rows), list(spec.sections)
+    for name, recs in added.items():
+        if name in known:
+            raise SpecError(f"--add {name}=...: {spec.id} already has a row {name!r}; choose another name")
+        rows.append(RowSpec(id=name, label=name, group="Added"))
+        measured = {k for r in recs for k in r.metrics}
+        for i, sec in enumerate(sections):
+            cols = sec.columns or tuple(c.id for c in spec.columns)
+            if sec.rows and any(spec.column(c).metric in measured for c in cols):
+                sections[i] = replace(sec, rows=(*sec.rows, name))
+    return replace(spec, rows=tuple(rows), sections=tuple(sections))
+
+
+def build_report(spec: TableSpec, profile: str | None = None, results_root: Path | None = None,
+                 added: dict[str, Path] | None = None) -> TableReport:
+    """The table's report; ``added``: ``{row name: record file or folder}`` of models of one's own
+    (``mirbench evaluate``), shown as extra rows."""
+    from mirbench.bench.records import added_records
+
     prof = spec.profile(profile)
     spec = spec.for_profile(prof.name)
     profile, records = prof.name, load_records(spec.id, prof.name, results_root)
     replicates, bad_replicates = records_replicates(records, results_root)
+    if added:
+        extra = {name: added_records(name, Path(path)) for name, path in added.items()}
+        spec = with_added_rows(spec, {name: recs for name, (recs, _) in extra.items()})
+        for recs, reps in extra.values():
+            records = records + [replace_profile(r, spec.id, profile) for r in recs]
+            replicates.update(reps)
     unreadable = unreadable_records(spec.id, prof.name, results_root) + bad_replicates
     agg = aggregate(spec, records, replicates)
     cells = compare(spec, agg, load_reference(spec.published, spec, None), load_reference(spec.golden, spec, profile),
                     check_published=prof.check_published, paper_data=prof.paper_data)
     return TableReport(spec, profile, cells, evaluate_claims(spec, agg, profile), records, unreadable)
+
+
+def replace_profile(record: RunRecord, table_id: str, profile: str) -> RunRecord:
+    """An added record under the table's id and profile (its numbers untouched)."""
+    from dataclasses import replace
+
+    return replace(record, table_id=table_id, profile=profile)
 
 
 def output_paths(spec: TableSpec, profile: str, results_root: Path | None = None) -> dict[str, Path]:

@@ -73,10 +73,10 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     the waveform itself is decoded again instead).
     """
     from mirbench.audio.decode import load_audio
-    from mirbench.data.gtzan import GENRES, find_tracks, genre_of, stratified_split
+    from mirbench.data.gtzan import find_tracks
 
     tracks = find_tracks(root)
-    ids = [t for g in GENRES for t in sorted(t for t in tracks if genre_of(t) == g)[:per_genre]]
+    ids, labels, split = gtzan_mini_ids(root, per_genre)
     key = (str(Path(root).resolve()), view, per_genre)
     songs = _AUDIO_CACHE.get(key)
     if songs is None:
@@ -84,11 +84,34 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
         songs = [to_view(y) for y in decoded]
         if any(s is not y for s, y in zip(songs, decoded)):  # a raw-waveform view is not worth 265 MB of cache
             _AUDIO_CACHE[key] = songs
+    return songs, labels, split, ids
+
+
+def gtzan_mini_ids(root: Path, per_genre: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(track ids, labels (N,), split (N,))`` of the excerpts under ``root`` in the order of
+    :func:`gtzan_mini_songs` (genre by genre, ids sorted; the split of :func:`mirbench.data.gtzan.stratified_split`,
+    seed :data:`GTZAN_MINI_SPLIT_SEED`)."""
+    from mirbench.data.gtzan import GENRES, find_tracks, genre_of, stratified_split
+
+    tracks = find_tracks(root)
+    ids = [t for g in GENRES for t in sorted(t for t in tracks if genre_of(t) == g)[:per_genre]]
     parts = stratified_split(ids, seed=GTZAN_MINI_SPLIT_SEED)
     split_of = {t: s for s, ts in parts.items() for t in ts}
     labels = np.array([GENRES.index(genre_of(t)) for t in ids], dtype=np.int64)
     split = np.array([split_of[t] for t in ids])
-    return songs, labels, split, ids
+    return ids, labels, split
+
+
+def gtzan_genre_items(model, songs, labels: np.ndarray, split: np.ndarray, genre_n_iter: int = 64,
+                      seed: int = 2022, n_jobs: int | None = None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The GTZAN-mini column alone: ``model.embed(songs)`` and the genre probe on the predefined ``split``;
+    ``({"test/gtzan_mini_macro_f1", "valid/gtzan_mini_macro_f1"}, {"test/gtzan_mini_macro_f1": replicates})``."""
+    g_emb = _embed(model, songs)
+    pred = {}
+    with single_threaded():
+        gm = genre_probe(g_emb, labels, split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs, predictions=pred)
+    return ({"test/gtzan_mini_macro_f1": gm["test/macro_f1"], "valid/gtzan_mini_macro_f1": gm["valid/macro_f1"]},
+            {"test/gtzan_mini_macro_f1": macro_f1_replicates(pred["true"], pred["pred"])})
 
 
 @contextmanager
@@ -186,13 +209,9 @@ def evaluate_items(
     if root is not None:
         view = f"{type(dm).__name__}:{dict(getattr(dm, 'hparams', {})).get('view', '')}"
         g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, dm.song_from_audio, gtzan_mini_per_genre)
-        g_emb = _embed(model, g_songs)
-        gm_pred = {}
-        with single_threaded():
-            gm = genre_probe(g_emb, g_labels, g_split, n_iter=genre_n_iter, seed=seed, n_jobs=n_jobs,
-                             predictions=gm_pred)
-        out["test/gtzan_mini_macro_f1"], out["valid/gtzan_mini_macro_f1"] = gm["test/macro_f1"], gm["valid/macro_f1"]
-        reps["test/gtzan_mini_macro_f1"] = macro_f1_replicates(gm_pred["true"], gm_pred["pred"])
+        gm, gm_reps = gtzan_genre_items(model, g_songs, g_labels, g_split, genre_n_iter, seed, n_jobs)
+        out.update(gm)
+        reps.update(gm_reps)
 
     if save_dir is not None and callable(getattr(model, "responsibilities", None)):
         save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(tags.songs), tags)

@@ -5,6 +5,7 @@
   components from the song-component matrix a run saved (``song_components.npz``,
   :class:`mirbench.evaluation.kimliem2022.KimLiem2022Evaluation`), as ``component_tags.md``/``.csv`` and a heat map.
 - :func:`published_vs_ours`: Table 4's published scores beside ours, per column.
+Ours carry the tables' 95 % intervals (:func:`cell_intervals`), the published values their SD over runs.
 - :func:`figure3`: the ablations (eta0 sweep, corpus size) beside the published Figure 3 numbers
   (:data:`FIGURE3`). Rows are read by id: ``eta_<value>`` (splash eta0) and ``size_<percent>`` (share of the
   train songs).
@@ -26,8 +27,12 @@ import pandas as pd  # noqa: E402
 from mirbench.evaluation.interpret import plot_component_tags, top_component_tags  # noqa: E402
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
 
-COLUMNS = {"echonest_ndcg500": "Echonest nDCG@500", "gtzan_macro_f1": "GTZAN macro-F1",
-           "mtat_macro_auroc": "MTAT macro AUROC"}
+# Table-4 column -> (metric, the paper's data set, our stand-in for it): panels and axes name both.
+COLUMNS = {"echonest_ndcg500": ("nDCG@500", "Echonest", "simulated listening log"),
+           "gtzan_macro_f1": ("macro-F1", "GTZAN", "corpus genres"),
+           "mtat_macro_auroc": ("macro ROC-AUC", "MTAT", "corpus tags")}
+OURS = "ours (corpus, ± 95 % interval)"
+PUBLISHED = "published (MSD, ± SD over runs)"
 # Figure 3 of Kim & Liem (HDPGMM ablations): (mean, sample SD) per setting, recomputed from the authors'
 # results_agg.csv (docs/protocols.md#kim-published; tested on <shared data>/published/hdpgmm2022_runs.csv).
 FIGURE3 = {
@@ -117,46 +122,61 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
 
 
 def _save(fig, handles, labels, spec, plot, default_id: str, profile: str, out_dir: Path, margin: float) -> Path:
-    """Shared legend below the panels, the plot's title, ``<plot id>[.<profile>].png``; closes the figure."""
+    """Shared legend below the panels, the plot's title, ``<plot id>[.<profile>].png`` (and ``.pdf``); closes the
+    figure."""
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
     fig.tight_layout(rect=(0, margin, 1, 1 - margin))
     path = Path(out_dir) / f"{plot.id if plot is not None else default_id}{_suffix(profile)}.png"
     fig.savefig(path, dpi=110)
+    fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)
     return path
 
 
-def _ours(records_df: pd.DataFrame, row: str, metric: str) -> tuple[float, float, int]:
-    v = records_df[(records_df.row == row) & (records_df.metric == metric) & (records_df.status == "ok")].value
-    v = v.astype(float).dropna()
-    return (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)) if len(v) else (np.nan, 0.0, 0)
+def cell_intervals(spec, records_df: pd.DataFrame, results_root: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """``{(row, column): (mean, half)}``: the table's cells and 95 % half-widths (:func:`mirbench.bench.compare.aggregate`
+    with the bootstrap replicates recorded under ``results_root``; seeds only where a run has none; half 0 where
+    a cell has no interval), so a figure's error bars are the table's."""
+    from mirbench.bench.compare import aggregate
+    from mirbench.bench.records import RunRecord, records_replicates
+
+    ok = records_df[(records_df.status == "ok") & (records_df.metric != "")]
+    records = [RunRecord(spec.id, str(row), int(seed), str(g.profile.iloc[0]),
+                         metrics=dict(zip(g.metric, g.value.astype(float))))
+               for (row, seed), g in ok.groupby(["row", "seed"], sort=True)]
+    replicates, _ = records_replicates(records, results_root)
+    agg = aggregate(spec, records, replicates)
+    return {(r.row, r.column): (float(r.mean), float(np.nan_to_num(r.half))) for r in agg.itertuples()}
 
 
 def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
-    """One column of panels per Table-4 column: ours (corpus, mean +- std over trials) on top, the published
-    numbers (MSD-trained, +- their SD) below, each panel on its own labelled axis (the scales are not comparable;
-    the orderings are), points rather than bars so no axis has to start at zero."""
+    """One column of panels per Table-4 column: ours (corpus stand-in, mean over trials ± the table's 95 % interval)
+    on top, the published numbers (MSD-trained, ± their SD) below, each panel on its own labelled axis (the scales
+    are not comparable; the orderings are), points rather than bars so no axis has to start at zero."""
     from mirbench.bench.compare import load_reference
 
     out_dir, profile = Path(out_dir), _profile(records_df)
     ref = load_reference(spec.published, spec, None) if spec.published and Path(spec.published).is_file() else None
+    cells = cell_intervals(spec, records_df, out_dir.parent)
     cols = [c for c in spec.columns if c.id in COLUMNS]
     rows = [r for r in spec.rows if not r.runs_from]
-    fig, axes = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 5.6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(cols), figsize=(4.2 * len(cols), 5.8), squeeze=False, sharex=True)
     x = np.arange(len(rows))
     for j, col in enumerate(cols):
-        ours = [_ours(records_df, r.id, col.metric) for r in rows]
+        metric, paper_data, our_data = COLUMNS[col.id]
+        ours = [cells.get((r.id, col.id), (np.nan, 0.0)) for r in rows]
         pub = [_published(ref, r.id, col.id) for r in rows]
-        for ax, vals, color, marker, who in ((axes[0][j], ours, "tab:blue", "o", "ours (corpus)"),
-                                             (axes[1][j], pub, "tab:orange", "s", "published (MSD)")):
+        for ax, vals, color, marker, who, ylabel in (
+                (axes[0][j], ours, "tab:blue", "o", OURS, f"ours: {our_data}"),
+                (axes[1][j], pub, "tab:orange", "s", PUBLISHED, f"published: {paper_data}")):
             ax.errorbar(x, [v[0] for v in vals], yerr=[v[1] for v in vals], fmt=marker, color=color, capsize=3,
                         label=who)
-            ax.set_ylabel(who, color=color, fontsize=8)
+            ax.set_ylabel(f"{ylabel}\n({metric})", color=color, fontsize=8)
             ax.tick_params(axis="y", labelsize=7)
-            _tight(ax, [v[0] for v in vals])
+            _tight(ax, vals)
             ax.grid(alpha=0.3)
-        axes[0][j].set_title(COLUMNS[col.id], fontsize=9)
+        axes[0][j].set_title(f"{metric}: ours on the {our_data}, the paper on {paper_data}", fontsize=8)
         axes[1][j].set_xticks(x, [r.label.split(" (")[0] for r in rows], rotation=30, fontsize=8)
     handles = [axes[0][0].get_legend_handles_labels(), axes[1][0].get_legend_handles_labels()]
     return [_save(fig, handles[0][0] + handles[1][0], handles[0][1] + handles[1][1], spec, plot, "published_vs_ours",
@@ -172,12 +192,13 @@ def _published(ref, row: str, column: str) -> tuple[float, float]:
     return float(m.value.iloc[0]), float(m.tol_abs.iloc[0] or 0.0)  # the CSV's tol_abs is the published SD
 
 
-def _tight(ax, values) -> None:
-    v = np.asarray([x for x in values if np.isfinite(x)])
+def _tight(ax, points) -> None:
+    """Y limits around ``(value, half)`` points, error bars included, with a margin; never below 0."""
+    v = np.asarray([(m - h, m + h) for m, h in points if np.isfinite(m)])
     if len(v):
-        lo, hi = v.min(), v.max()
-        pad = max(hi - lo, 0.05 * abs(hi), 1e-4)
-        ax.set_ylim(max(lo - 1.5 * pad, 0.0), hi + 0.8 * pad)
+        lo, hi = v[:, 0].min(), v[:, 1].max()
+        pad = max(hi - lo, 0.05 * abs(hi), 1e-4) * 0.15
+        ax.set_ylim(max(lo - pad, 0.0), hi + pad)
 
 
 _ETA = re.compile(r"^eta_(.+)$")
@@ -195,39 +216,50 @@ def ablation_rows(spec) -> dict[str, list[tuple[float, str]]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+# (knob, our x axis, the paper's x axis) of the two Figure-3 studies
+KNOBS = {"eta": ("splash eta0", "splash eta0 (ours: all corpus train songs)", "splash eta0 (paper: 213k MSD songs)"),
+         "size": ("training songs", "share of our corpus train songs (eta0 = 0.1)",
+                  "MSD training songs (paper, eta0 = 0.1)")}
+
+
 def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
-    """The eta0 sweep and the corpus-size study (paper Figure 3) x the three columns (Echonest, GTZAN, MTAT roles):
-    for each, ours (corpus, mean +- std over trials) in one panel and the published Figure 3 (MSD) in the panel
-    below, each on its own labelled axis (no twin axes)."""
+    """The eta0 sweep and the corpus-size study (paper Figure 3) x the three columns: for each, ours (corpus
+    stand-in, ± the table's 95 % interval) in one panel and the published Figure 3 (MSD, ± SD) in the panel below,
+    each on its own labelled axes (no twin axes; ours on the corpus' songs, the paper's on MSD counts)."""
     out_dir, profile = Path(out_dir), _profile(records_df)
     abl = ablation_rows(spec)
+    cells = cell_intervals(spec, records_df, out_dir.parent)
     cols = [c for c in spec.columns if c.id in COLUMNS]
-    fig, axes = plt.subplots(4, len(cols), figsize=(4.2 * len(cols), 10.5), squeeze=False)
-    for i, (kind, xlabel) in enumerate((("eta", "splash eta0"), ("size", "training songs"))):
+    fig, axes = plt.subplots(4, len(cols), figsize=(4.4 * len(cols), 12.5), squeeze=False)
+    for i, (kind, (knob, ours_x, paper_x)) in enumerate(KNOBS.items()):
         pub = FIGURE3[kind]
         for j, col in enumerate(cols):
+            metric, paper_data, our_data = COLUMNS[col.id]
             ax, axp = axes[2 * i][j], axes[2 * i + 1][j]
-            pts = [(x, _ours(records_df, spec.run_row(r), spec.metric_of(r, col.id))) for x, r in abl[kind]]
+            pts = [(x, cells.get((r, col.id), (np.nan, 0.0))) for x, r in abl[kind]]
             px = np.array(sorted(pub))
             if kind == "eta":
                 xs, pxs = np.array([p[0] for p in pts]), px
                 for a in (ax, axp):
                     a.set_xscale("log")
-            else:  # ours: share of the corpus' train songs; the paper: MSD song counts
+            else:  # ours: shares of the corpus' train songs; the paper: MSD song counts (no common axis)
                 xs, pxs = np.arange(len(pts)), np.arange(len(px))
-                ax.set_xticks(xs, [f"{p[0]:.0f}% of ours" for p in pts], fontsize=7)
+                ax.set_xticks(xs, [f"{p[0]:.0f} %" for p in pts], fontsize=7)
                 axp.set_xticks(pxs, [f"{int(x):,}" for x in px], fontsize=7)
             if pts:
                 ax.errorbar(xs, [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], marker="o", color="tab:blue",
-                            capsize=3, label="ours (corpus)")
+                            capsize=3, label=OURS)
+                _tight(ax, [p[1] for p in pts])
             axp.errorbar(pxs, [pub[x][col.id][0] for x in px], yerr=[pub[x][col.id][1] for x in px], marker="s",
-                         ls="--", color="tab:orange", capsize=3, label="published (MSD, Figure 3)")
-            ax.set_title(f"{COLUMNS[col.id]} vs {xlabel}", fontsize=8)
-            for a, who, color in ((ax, "ours (corpus)", "tab:blue"), (axp, "published (MSD)", "tab:orange")):
-                a.set_ylabel(who, color=color, fontsize=8)
+                         ls="--", color="tab:orange", capsize=3, label=PUBLISHED)
+            _tight(axp, [pub[x][col.id] for x in px])
+            ax.set_title(f"ours: {metric} on the {our_data} vs {knob}", fontsize=8)
+            axp.set_title(f"paper: {metric} on {paper_data} vs {knob}", fontsize=8)
+            for a, who, color, xlabel in ((ax, "ours", "tab:blue", ours_x), (axp, "published", "tab:orange", paper_x)):
+                a.set_ylabel(f"{who} ({metric})", color=color, fontsize=8)
+                a.set_xlabel(xlabel, fontsize=7)
                 a.tick_params(axis="y", labelsize=7)
                 a.grid(alpha=0.3)
-            axp.set_xlabel(xlabel + (" (MSD songs)" if kind == "size" else ""), fontsize=8)
     h1, l1 = axes[0][0].get_legend_handles_labels()
     h2, l2 = axes[1][0].get_legend_handles_labels()
     return [_save(fig, h1 + h2, l1 + l2, spec, plot, "figure3", profile, out_dir, margin=0.03)]

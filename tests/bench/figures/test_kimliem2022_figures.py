@@ -114,3 +114,15 @@ def test_main_table_draws_figure3_from_the_ablation_runs(tmp_path):
                          tmp_path)
     files = figure3_of_ablations(spec, df, out_dir, plot)
     assert files == [out_dir / "figure3.png"] and files[0].stat().st_size > 0
+
+
+def test_figure_error_bars_are_the_tables_intervals(tmp_path):
+    """The figures draw the table's 95 % half-widths (here seeds only: 1.96 * SD / sqrt(n)), not the SD."""
+    from mirbench.bench.figures.kimliem2022 import cell_intervals
+
+    spec = load_spec("hdpgmm2022")
+    values = [0.30, 0.34, 0.38]
+    df = pd.concat([_records(["hdpgmm"], lambda r, v=v: {"test/gtzan_macro_f1": v}).assign(seed=s)
+                    for s, v in enumerate(values)])
+    mean, half = cell_intervals(spec, df, tmp_path)[("hdpgmm", "gtzan_macro_f1")]
+    assert mean == pytest.approx(0.34) and half == pytest.approx(1.959964 * np.std(values, ddof=1) / np.sqrt(3))

@@ -18,6 +18,14 @@ from mirbench.paths import PROJECT_ROOT, benchmarks_dir
 DEFAULT_PROFILE = "default"
 RUN_METRICS = ("fit_time_s", "steps", "wall_time_s")  # measured by the runner, not logged by the model
 PLOT_KINDS = ("lines", "bars", "grouped_bars", "function")
+# Metrics where smaller is better, by the end of their name: times, losses, ranks, and the kappa-rank
+# correlation (Nakatsuka et al. 2024: a confident embedding ranks its pair near the top, so it is negative).
+LOWER_IS_BETTER = ("_time_s", "loss", "mean_rank", "median_rank", "kappa_rank_spearman")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Which direction of ``metric`` is better (``test/mean_rank`` -> False): a fact of the metric, not the table."""
+    return not metric.rsplit("/", 1)[-1].endswith(LOWER_IS_BETTER)
 
 
 class SpecError(ValueError):
@@ -42,7 +50,7 @@ class ColumnSpec:
     metric: str
     scale: float = 1.0
     format: str = "{:.3f}"
-    higher_is_better: bool = True
+    higher_is_better: bool = True  # the metric's direction (:func:`higher_is_better`) unless the spec says otherwise
     relative_to: str = ""  # row id: values are divided by that row's mean (e.g. training-time ratio)
     unit: str = ""
     bounds: tuple[float, float] | None = (0.0, 1.0)  # the metric's range before ``scale``; None: unbounded

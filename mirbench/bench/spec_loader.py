@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mirbench.bench.spec import (DEFAULT_PROFILE, PLOT_KINDS, RUN_METRICS, ClaimRef, ClaimSpec, ColumnSpec, PlotSpec,
-                                 ProfileSpec, RowSpec, SectionSpec, SpecError, TableSpec)
+                                 ProfileSpec, RowSpec, SectionSpec, SpecError, TableSpec, higher_is_better)
 from mirbench.paths import PROJECT_ROOT
 
 _METRIC_RE = re.compile(r"^[A-Za-z0-9_]+(/[A-Za-z0-9_@.\-]+)+$")
@@ -139,12 +139,22 @@ class SpecLoader:
             fmt.format(1.0)
         except (ValueError, IndexError, KeyError, AttributeError) as e:
             raise self.err(f"{key}.format", f"bad format {fmt!r}: {e}") from e
+        metric = self.metric(c["metric"], f"{key}.metric")
         return ColumnSpec(id=self.ident(c["id"], f"{key}.id"), label=self.get(c, "label", key, (str,), c["id"]),
-                          metric=self.metric(c["metric"], f"{key}.metric"),
-                          scale=float(self.get(c, "scale", key, (int, float), 1.0)), format=fmt,
-                          higher_is_better=self.get(c, "higher_is_better", key, (bool,), True),
+                          metric=metric, scale=float(self.get(c, "scale", key, (int, float), 1.0)), format=fmt,
+                          higher_is_better=self.direction(c, key, metric),
                           relative_to=self.get(c, "relative_to", key, (str,), ""),
                           unit=self.get(c, "unit", key, (str,), ""), bounds=self.bounds(c, f"{key}.bounds"))
+
+    def direction(self, c: dict, key: str, metric: str) -> bool:
+        """The metric's direction (:func:`~mirbench.bench.spec.higher_is_better`); a column may state it only for
+        a metric the suite does not know to be lower-is-better, never contradict a known one."""
+        known = higher_is_better(metric)
+        stated = self.get(c, "higher_is_better", key, (bool,), known)
+        if not known and stated:
+            raise self.err(f"{key}.higher_is_better", f"{metric!r} is lower-is-better (mirbench.bench.spec."
+                                                      "LOWER_IS_BETTER); drop the key")
+        return stated
 
     def bounds(self, c: dict, key: str) -> tuple[float, float] | None:
         """``bounds: [lo, hi]`` (the metric's range, before ``scale``), ``null`` for an unbounded metric."""

@@ -93,3 +93,18 @@ def test_readme_example_is_a_valid_spec(tmp_path):
     spec = load_spec(tmp_path / "spec.yaml")
     assert spec.id == "ismir2020_a" and len(spec.plots) == 4 and spec.profile("ci").check_published is False
     assert [p.row for p in spec.resolve("ci")] == ["classification", "classification_norm"]
+
+
+def test_direction_belongs_to_the_metric(tmp_path):
+    """Times, losses and ranks are lower-is-better wherever a table shows them; a column cannot say otherwise."""
+    import yaml
+
+    from mirbench.bench.spec import higher_is_better
+
+    assert not higher_is_better("fit_time_s") and not higher_is_better("test/music_to_video_mean_rank")
+    assert higher_is_better("test/recall_at_1") and higher_is_better("steps")
+    d = {"id": "t", "title": "t", "rows": [{"id": "a", "label": "a"}],
+         "columns": [{"id": "c", "metric": "test/mean_rank", "higher_is_better": True}]}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(SpecError, match="lower-is-better"):
+        load_spec(tmp_path / "t.yaml")

@@ -121,8 +121,8 @@ rows:
     overrides: ["--model.init_args.fail=fit"]
 columns:
   - {id: acc, label: "Acc", metric: test/acc, scale: 100, format: "{:.1f}"}
-  - {id: loss, label: "Loss", metric: test/loss, format: "{:.3f}", higher_is_better: false}
-  - {id: time, label: "Time ratio", metric: fit_time_s, relative_to: slow, format: "{:.2f}", higher_is_better: false}
+  - {id: loss, label: "Loss", metric: test/loss, format: "{:.3f}"}
+  - {id: time, label: "Time ratio", metric: fit_time_s, relative_to: slow, format: "{:.2f}"}
 profiles:
   ci:
     seeds: [0, 1]

@@ -15,6 +15,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+SAMPLE_RATE = 22050  # Hz: the one rate every audio input of the suite is decoded to (all its papers use it)
+
 
 class AudioDecodeError(RuntimeError):
     """A file could not be decoded; ``path`` and ``reason`` say which and why."""
@@ -40,7 +42,7 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
 
 def load_audio(
     path: str | os.PathLike,
-    sr: int = 22050,
+    sr: int = SAMPLE_RATE,
     mono: bool = True,
     offset: float = 0.0,
     duration: float | None = None,

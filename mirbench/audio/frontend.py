@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.audio.features import LEE2020_HOP, LEE2020_MEAN, LEE2020_N_FFT, LEE2020_N_MELS, LEE2020_STD, mel_filterbank
 
 
@@ -18,7 +19,7 @@ class LogMelFrontend(nn.Module):
 
     def __init__(
         self,
-        sample_rate: int = 22050,
+        sample_rate: int = SAMPLE_RATE,
         n_fft: int = LEE2020_N_FFT,
         hop_length: int = LEE2020_HOP,
         n_mels: int = LEE2020_N_MELS,

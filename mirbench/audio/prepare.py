@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mirbench.audio.cache import FeatureCache
-from mirbench.audio.decode import AudioDecodeError, load_audio
+from mirbench.audio.decode import SAMPLE_RATE, AudioDecodeError, load_audio
 from mirbench.audio.features import FEATURES
 from mirbench.io import write_json, write_text
 
@@ -100,7 +100,7 @@ def prepare_features(
     out_dir: str | os.PathLike,
     feature_fn: Callable[..., np.ndarray] | str = "logmel_lee2020",
     workers: int | None = None,
-    sr: int = 22050,
+    sr: int = SAMPLE_RATE,
     dtype: str | None = None,
     progress: bool = True,
     flush_every: int = 256,

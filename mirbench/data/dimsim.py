@@ -31,6 +31,16 @@ from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.msd_lastfm import audio_paths
 from mirbench.paths import dataset_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
+DATASET_ID = "dimsim"
+DATASET_NAME = "Dim-Sim triplets on 3-s MSD clips (Lee et al. 2020)"
+DATASET_LICENSE = "CC BY-NC 4.0"
+DATASET_URL = "https://zenodo.org/record/3889149"
+DATASET_LAYOUT = "raw-dim-sim.csv, clean-dim-sim.csv (+ the MSD 7digital previews under --audio-root)"
+DATAMODULE = "DimSimDataModule"
+DEFAULT_FEATURE = "logmel_lee2020"
+NEEDS_AUDIO_ROOT = True
+
 FILES = {"clean": "clean-dim-sim.csv", "raw": "raw-dim-sim.csv"}
 POSITIONS = ("anchor", "song1", "song2")
 COLUMNS = (

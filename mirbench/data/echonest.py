@@ -27,6 +27,16 @@ from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.msd_lastfm import audio_paths, split_file
 from mirbench.paths import dataset_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
+DATASET_ID = "echonest"
+DATASET_NAME = "Echo Nest Taste Profile play counts on MSD tracks"
+DATASET_LICENSE = "free for research"
+DATASET_URL = "http://millionsongdataset.com/tasteprofile/"
+DATASET_LAYOUT = "train_triplets.txt, unique_tracks.txt, sid_mismatches.txt (+ MSD previews)"
+DATAMODULE = "EchonestDataModule"
+DEFAULT_FEATURE = "frames_kim2022"
+NEEDS_AUDIO_ROOT = True
+
 TRIPLETS, TRACKS, MISMATCHES = "train_triplets.txt", "unique_tracks.txt", "sid_mismatches.txt"
 _MISMATCH = re.compile(r"<(SO[A-Z0-9]{16}) (TR[A-Z0-9]{16})>")
 

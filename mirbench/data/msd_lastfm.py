@@ -28,6 +28,16 @@ from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.splits import MSD_TRAIN_SIZE, load_py2_pickle, msd_split, read_lines
 from mirbench.paths import dataset_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
+DATASET_ID = "msd_lastfm"
+DATASET_NAME = "Million Song Dataset / Last.fm top-50 tags (Lee et al. 2020 split)"
+DATASET_LICENSE = "MSD metadata and Last.fm tags free for research"
+DATASET_URL = "http://labrosa.ee.columbia.edu/millionsong/"
+DATASET_LAYOUT = "filtered_list_{train,test}.cP, 50tagList.txt, lastfm_tags.db (+ 7digital previews under --audio-root)"
+DATAMODULE = "MSDLastfmDataModule"
+DEFAULT_FEATURE = "logmel_lee2020"
+NEEDS_AUDIO_ROOT = True
+
 CATEGORIES = ("genre", "mood", "instrument", "era")
 # Category of each of the 50 tags. Lee et al. give only the counts (28 genre, 12 mood, 5 instrument,
 # 5 era); this assignment is ours [I], the one partition of the list that has those counts with

@@ -24,6 +24,16 @@ from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.splits import MTAT_SPLIT_SIZES, mtat_split, read_lines
 from mirbench.paths import dataset_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
+DATASET_ID = "mtat"
+DATASET_NAME = "MagnaTagATune top-50 (Lee et al. 2017 split)"
+DATASET_LICENSE = "audio CC BY-NC-SA 1.0 (Magnatune); annotations free for research"
+DATASET_URL = "https://mirg.city.ac.uk/datasets/magnatagatune/"
+DATASET_LAYOUT = "annotations_final.csv, <0..f>/<clip>.mp3 (from mp3.zip.001-003), MTAT_split pickles"
+DATAMODULE = "MTATDataModule"
+DEFAULT_FEATURE = "frames_kim2022"
+NEEDS_AUDIO_ROOT = False
+
 BASE_URL = "https://mirg.city.ac.uk/datasets/magnatagatune"
 ANNOTATIONS = "annotations_final.csv"
 

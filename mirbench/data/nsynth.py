@@ -27,7 +27,16 @@ from mirbench.data.base import DataInfo
 from mirbench.data.checksums import index_path, read_index, verify_index
 from mirbench.paths import shared_data_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
 DATASET_ID = "nsynth_tutorial"
+DATASET_NAME = "NSynth notes of the ISMIR 2020 metric-learning tutorial (33 summary features)"
+DATASET_LICENSE = "CC0 1.0 (tutorial features); NSynth audio CC BY 4.0"
+DATASET_URL = "https://github.com/bmcfee/ismir2020-metric-learning"
+DATASET_LAYOUT = "nsynth_{train,valid,test}.csv: 33 features + instrument per note"
+DATAMODULE = "NSynthTutorialDataModule"
+DEFAULT_FEATURE = "nsynth_tutorial"
+NEEDS_AUDIO_ROOT = False
+
 FEATURES = tuple([f"mfcc_{i:02d}" for i in range(20)] + [f"chroma_{i:02d}" for i in range(12)] + ["f0"])
 INSTRUMENTS = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "vocal")
 SPLITS = ("train", "valid", "test")

@@ -37,6 +37,16 @@ from mirbench.data.featuredm import FeatureDataModule, Table, feature_cache_dir
 from mirbench.io import write_text
 from mirbench.paths import dataset_dir
 
+# Card (mirbench.data.registry discovers the data set from these)
+DATASET_ID = "yt8m_mv"
+DATASET_NAME = "YouTube-8M music videos: paired audio/visual features"
+DATASET_LICENSE = "CC BY 4.0 (YouTube-8M features)"
+DATASET_URL = "https://research.google.com/youtube8m/"
+DATASET_LAYOUT = "video- and frame-level TFRecords -> videos.csv, groups.csv"
+DATAMODULE = "YT8MMusicVideoDataModule"
+DEFAULT_FEATURE = "yt8m"
+NEEDS_AUDIO_ROOT = False
+
 MUSIC_VIDEO = "Music video"
 VIDEO_FEATURES = {"id": "byte", "labels": "int", "mean_rgb": "float", "mean_audio": "float"}
 CONTEXT = {"id": "byte", "labels": "int"}

@@ -88,17 +88,3 @@ def test_triplet_accuracy():
     s2 = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     assert triplet_accuracy(a + 1e-9, s1, s2, np.array([0, 1, 0])) == pytest.approx(2 / 3)  # the tie is wrong
     assert triplet_accuracy(a + 1, s1, s2, np.array([0, 0, 1]), metric="cosine") >= 0
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset dimsim -m data``: the copy at $MIRBENCH_DATA/dimsim against its index."""
-    from mirbench.data.dimsim import verify
-    from mirbench.paths import dataset_dir
-
-    if "dimsim" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset dimsim")
-    root = dataset_dir("dimsim")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding dimsim/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

@@ -73,17 +73,3 @@ def test_datamodule_keeps_items_with_features(root, tmp_path):
     batch = next(iter(dm.train_dataloader()))
     assert batch["x"].shape == (4, 129, 52) and "tags" not in batch
     assert dm.user_split(seed=0).test_fold_in.shape[1] == len(dm.interactions.items)
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset echonest -m data``: the copy at $MIRBENCH_DATA/echonest against its index."""
-    from mirbench.data.echonest import verify
-    from mirbench.paths import dataset_dir
-
-    if "echonest" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset echonest")
-    root = dataset_dir("echonest")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding echonest/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

@@ -101,17 +101,3 @@ def test_prepare_from_the_7digital_layout(msd_root, tmp_path):
 
     reasons = {f["item_id"]: f["reason"] for f in read_failures(cache)}
     assert len(reasons) == 12 and "no audio file" in next(f["path"] for f in read_failures(cache) if f["item_id"] == test[0])
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset msd_lastfm -m data``: the copy at $MIRBENCH_DATA/msd_lastfm against its index."""
-    from mirbench.data.msd_lastfm import verify
-    from mirbench.paths import dataset_dir
-
-    if "msd_lastfm" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset msd_lastfm")
-    root = dataset_dir("msd_lastfm")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding msd_lastfm/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

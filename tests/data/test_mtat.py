@@ -108,17 +108,3 @@ def test_prepare_lists_missing_clips(mtat_root, tmp_path):
     with pytest.warns(UserWarning, match="1 of 4 items have no cached features"):
         batch = next(iter(dm.train_dataloader()))
     assert batch["x"].shape == (2, 129, 128) and batch["tags"].shape == (2, 50)
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset mtat -m data``: the copy at $MIRBENCH_DATA/mtat against its index."""
-    from mirbench.data.mtat import verify
-    from mirbench.paths import dataset_dir
-
-    if "mtat" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset mtat")
-    root = dataset_dir("mtat")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding mtat/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

@@ -132,17 +132,3 @@ def test_unreadable_tfrecord_is_named(yt_root):
     root, level, _, _ = yt_root
     with pytest.raises(CorruptTFRecordError, match="train0001.tfrecord"):
         list(iter_records(root / level / "train0001.tfrecord"))
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset yt8m_mv -m data``: the copy at $MIRBENCH_DATA/yt8m_mv against its index."""
-    from mirbench.data.yt8m_musicvideo import verify
-    from mirbench.paths import dataset_dir
-
-    if "yt8m_mv" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset yt8m_mv")
-    root = dataset_dir("yt8m_mv")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding yt8m_mv/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

@@ -14,11 +14,7 @@ partial window dropped unless it is the only one (then zero-padded), encoder out
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
@@ -26,6 +22,7 @@ from mirbench.backbones.samplecnn import SampleCNN
 from mirbench.data.base import DataInfo
 from mirbench.hdpgmm.data import chunk_song
 from mirbench.losses.ntxent import NTXentLoss
+from mirbench.methods.song_ssl import SongSSLMethod
 
 
 def clmr_adam(params) -> torch.optim.Optimizer:
@@ -33,7 +30,7 @@ def clmr_adam(params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=3e-4, weight_decay=1e-6)
 
 
-class CLMRMethod(LightningModule):
+class CLMRMethod(SongSSLMethod):
     """Contrastive SampleCNN; batches ``{"view1": (B, n) or (B, 1, n), "view2": same}``."""
 
     def __init__(
@@ -57,9 +54,6 @@ class CLMRMethod(LightningModule):
         self.optimizer = optimizer
         self.augment = augment
 
-    def configure_optimizers(self):
-        return self.optimizer(self.parameters())
-
     @staticmethod
     def _channels(x: torch.Tensor) -> torch.Tensor:
         return x[:, None] if x.dim() == 2 else x
@@ -78,23 +72,8 @@ class CLMRMethod(LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=v1.shape[0])
         return loss
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
-        return None
-
-    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        return self(batch["x"] if "x" in batch else batch["view1"])
-
     @torch.no_grad()
     def embed_song(self, audio: torch.Tensor, max_windows: int = 48) -> torch.Tensor:
         """Mono audio ``(n,)`` -> ``(d,)``: mean encoder output over the song's windows."""
         windows = chunk_song(audio.to(self.device, torch.float32).reshape(-1), self.hparams.audio_length, True)
         return torch.cat([self(w) for w in windows.split(max_windows)]).mean(0)
-
-    def embed(self, songs: Sequence[np.ndarray]) -> np.ndarray:
-        """``(J, d)`` representations of songs given as mono waveforms."""
-        was_training = self.training
-        self.eval()
-        out = torch.stack([self.embed_song(torch.as_tensor(np.asarray(s))) for s in songs]).cpu().numpy()
-        self.train(was_training)
-        return out

@@ -17,17 +17,14 @@ loader at the start of the first fit and stored in buffers.
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mirbench.backbones.vggish import VGGish
 from mirbench.data.base import DataInfo
 from mirbench.hdpgmm.data import chunk_song
+from mirbench.methods.song_ssl import SongSSLMethod
 
 
 def kim_adam(params) -> torch.optim.Optimizer:
@@ -48,7 +45,7 @@ class SameSongHead(nn.Module):
         return self.net(pair)
 
 
-class KIMMethod(LightningModule):
+class KIMMethod(SongSSLMethod):
     """Self-supervised VGG-ish ("KIM") representation; ``crop_frames`` = 216, ``n_mels`` = 128."""
 
     def __init__(
@@ -70,9 +67,6 @@ class KIMMethod(LightningModule):
         self.register_buffer("mel_std", torch.ones(n_mels))
         self.register_buffer("scaler_fitted", torch.zeros((), dtype=torch.bool))
         self._gen = torch.Generator().manual_seed(seed)
-
-    def configure_optimizers(self):
-        return self.optimizer(self.parameters())
 
     # ------------------------------------------------------------------ input scaling
     @torch.no_grad()
@@ -128,25 +122,10 @@ class KIMMethod(LightningModule):
         self.log("train/same_song_acc", acc, batch_size=left.shape[0])
         return loss
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        """Nothing: the test protocol runs in a callback on whole songs (e.g. KimLiem2022Evaluation)."""
-        return None
-
     # ------------------------------------------------------------------ representation
-    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        return self(batch["x"] if "x" in batch else batch["view1"])
-
     @torch.no_grad()
     def embed_song(self, mel: torch.Tensor, max_windows: int = 64) -> torch.Tensor:
         """``(C, T, F)`` dB mel of a whole song -> ``(512,)``: mean and std of the window embeddings."""
         windows = chunk_song(mel.to(self.device, torch.float32), self.hparams.crop_frames, False, time_axis=-2)
         z = torch.cat([self(w) for w in windows.split(max_windows)])
         return torch.cat([z.mean(0), z.std(0, unbiased=False)])
-
-    def embed(self, songs: Sequence[np.ndarray]) -> np.ndarray:
-        """``(J, 512)`` representations of songs given as ``(C, T, F)`` dB mel arrays."""
-        was_training = self.training
-        self.eval()
-        out = torch.stack([self.embed_song(torch.as_tensor(np.asarray(s))) for s in songs]).cpu().numpy()
-        self.train(was_training)
-        return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mirbench.losses.distances import pairwise_distance
 
@@ -35,3 +36,16 @@ def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor, query
     if (target >= len(classes)).any() or (classes[target.clamp_max(len(classes) - 1)] != query_labels).any():
         raise ValueError("a query class has no support examples")
     return F.cross_entropy(prototypical_logits(query, protos, distance), target)
+
+
+class PrototypicalLoss(nn.Module):
+    """:func:`prototypical_loss` as a module, so a method takes it injected (``distance``: see
+    :func:`mirbench.losses.distances.pairwise_distance`)."""
+
+    def __init__(self, distance: str = "squared_euclidean") -> None:
+        super().__init__()
+        self.distance = distance
+
+    def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                query_labels: torch.Tensor) -> torch.Tensor:
+        return prototypical_loss(support, support_labels, query, query_labels, self.distance)

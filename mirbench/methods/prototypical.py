@@ -13,7 +13,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mirbench.data.base import DataInfo
-from mirbench.losses.prototypical import prototypical_loss
+from mirbench.losses.prototypical import PrototypicalLoss
 from mirbench.methods.embedding import DeepEmbeddingMethod
 
 
@@ -26,12 +26,14 @@ def support_mask(labels: torch.Tensor, n_support: int) -> torch.Tensor:
 class PrototypicalMethod(DeepEmbeddingMethod):
     """``backbone`` trained episodically; classes with no query in a batch are support only."""
 
-    def __init__(self, backbone: nn.Module, n_support: int = 4, distance: str = "squared_euclidean",
-                 optimizer: OptimizerCallable = torch.optim.Adam, normalize_embeddings: bool = False,
-                 standardize: bool = True, knn_k: int = 1, save_embeddings: bool = True,
-                 data_info: DataInfo | None = None) -> None:
+    def __init__(self, backbone: nn.Module, loss: PrototypicalLoss | None = None, n_support: int = 4,
+                 distance: str = "squared_euclidean", optimizer: OptimizerCallable = torch.optim.Adam,
+                 normalize_embeddings: bool = False, standardize: bool = True, knn_k: int = 1,
+                 save_embeddings: bool = True, data_info: DataInfo | None = None) -> None:
+        """``distance`` builds the default loss; an injected ``loss`` carries its own."""
         super().__init__(backbone, optimizer, normalize_embeddings, standardize, knn_k, save_embeddings, data_info)
-        self.n_support, self.distance = int(n_support), distance
+        self.loss = loss if loss is not None else PrototypicalLoss(distance)
+        self.n_support = int(n_support)
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         e, y = self.features(batch["x"]), batch["label"]
@@ -39,4 +41,4 @@ class PrototypicalMethod(DeepEmbeddingMethod):
         q = ~s & torch.isin(y, y[s])
         if not q.any():
             raise ValueError("no query in the batch: use class-balanced batches with samples_per_class > n_support")
-        return prototypical_loss(e[s], y[s], e[q], y[q], self.distance)
+        return self.loss(e[s], y[s], e[q], y[q])

@@ -69,3 +69,18 @@ def test_simclr_views_differ():
     model = build("simclr", BlobsDataModule().data_info)
     x = torch.randn(5, 6)
     assert not torch.equal(model.augment(x), model.augment(x))
+
+
+def test_every_deep_method_takes_its_loss_injected():
+    """Each tutorial deep method trains with the loss module it is given (defaults unchanged otherwise)."""
+    from mirbench.losses.normsoftmax import NormalizedSoftmaxLoss
+    from mirbench.losses.prototypical import PrototypicalLoss
+
+    info = BlobsDataModule(batch_size=32, samples_per_class=8).data_info
+    given = {"normsoftmax": NormalizedSoftmaxLoss(info.num_classes, 8, temperature=0.2),
+             "protonet": PrototypicalLoss("cosine")}
+    assert NormSoftmaxMethod(MLP(hidden=(32,), out_dim=8), given["normsoftmax"], data_info=info).loss \
+        is given["normsoftmax"]
+    assert PrototypicalMethod(MLP(hidden=(32,), out_dim=8), given["protonet"], data_info=info).loss is given["protonet"]
+    default = PrototypicalMethod(MLP(hidden=(32,), out_dim=8), data_info=info, distance="euclidean")
+    assert isinstance(default.loss, PrototypicalLoss) and default.loss.distance == "euclidean"

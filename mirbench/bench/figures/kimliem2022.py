@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mirbench.evaluation.interpret import plot_component_tags, top_component_tags  # noqa: E402
+from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
 
 # Table-4 column -> (metric, the paper's data set, our stand-in for it): panels and axes name both.
@@ -52,22 +53,8 @@ N_TOP_COMPONENTS = 20
 N_TOP_TAGS = 5
 
 
-def _profile(records_df: pd.DataFrame) -> str:
-    return str(records_df.profile.iloc[0]) if len(records_df) else "default"
-
-
 def _suffix(profile: str) -> str:
     return "" if profile == "default" else f".{profile}"
-
-
-def find_run_file(out_dir: Path, profile: str, row: str, seeds, name: str) -> Path | None:
-    """``name`` written by a run of ``row`` (first seed that has one) under ``<out_dir>/work/<profile>/``."""
-    for seed in seeds:
-        work = Path(out_dir) / "work" / profile / f"{row}__seed{int(seed)}"
-        hits = sorted(work.rglob(name)) if work.is_dir() else []
-        if hits:
-            return hits[0]
-    return None
 
 
 def component_tag_table(path: str | Path, n_components: int = N_TOP_COMPONENTS, n_tags: int = N_TOP_TAGS
@@ -89,12 +76,11 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
     """``component_tags[.<profile>].{md,csv,png}`` from the first HDPGMM row's saved song-component matrix."""
     from mirbench.bench.tables import md_table
 
-    out_dir, profile = Path(out_dir), _profile(records_df)
-    rows = list(plot.rows) if plot is not None and plot.rows else [r.id for r in spec.rows]
+    out_dir, profile = Path(out_dir), records_profile(records_df)
+    rows = plot_rows(spec, plot)
     path, used = None, None
     for row in rows:
-        seeds = sorted(records_df[(records_df.row == row) & (records_df.status == "ok")].seed.unique())
-        if (path := find_run_file(out_dir, profile, row, seeds, RESPONSIBILITIES_FILE)) is not None:
+        if (path := find_run_file(out_dir, profile, row, ok_seeds(records_df, row), RESPONSIBILITIES_FILE)) is not None:
             used = row
             break
     if path is None:
@@ -156,7 +142,7 @@ def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) 
     are not comparable; the orderings are), points rather than bars so no axis has to start at zero."""
     from mirbench.bench.compare import load_reference
 
-    out_dir, profile = Path(out_dir), _profile(records_df)
+    out_dir, profile = Path(out_dir), records_profile(records_df)
     ref = load_reference(spec.published, spec, None) if spec.published and Path(spec.published).is_file() else None
     cells = cell_intervals(spec, records_df, out_dir.parent)
     cols = [c for c in spec.columns if c.id in COLUMNS]
@@ -226,7 +212,7 @@ def figure3(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Pa
     """The eta0 sweep and the corpus-size study (paper Figure 3) x the three columns: for each, ours (corpus
     stand-in, ± the table's 95 % interval) in one panel and the published Figure 3 (MSD, ± SD) in the panel below,
     each on its own labelled axes (no twin axes; ours on the corpus' songs, the paper's on MSD counts)."""
-    out_dir, profile = Path(out_dir), _profile(records_df)
+    out_dir, profile = Path(out_dir), records_profile(records_df)
     abl = ablation_rows(spec)
     cells = cell_intervals(spec, records_df, out_dir.parent)
     cols = [c for c in spec.columns if c.id in COLUMNS]
@@ -275,7 +261,7 @@ def figure3_of_ablations(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
     from mirbench.bench.records import load_records, records_frame
     from mirbench.bench.spec import load_spec
 
-    profile = _profile(records_df)
+    profile = records_profile(records_df)
     ablations = load_spec(ABLATIONS_TABLE)
     records = [r for r in load_records(ablations.id, profile, Path(out_dir).parent) if r.ok]
     if not records:

@@ -23,19 +23,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
 from mirbench.evaluation.nakatsuka2024 import PAIRED_EMBEDDINGS_FILE  # noqa: E402
 
 MARKER_AREA = (12.0, 260.0)  # points^2 for the smallest / largest kappa drawn
-
-
-def find_paired_embeddings(out_dir: Path, profile: str, row: str, seeds) -> Path | None:
-    """The first ``paired_embeddings_test.npz`` of the row's ok seeds under ``out_dir/work/<profile>/``."""
-    for s in seeds:
-        work = Path(out_dir) / "work" / profile / f"{row}__seed{int(s)}"
-        hits = sorted(work.rglob(PAIRED_EMBEDDINGS_FILE)) if work.is_dir() else []
-        if hits:
-            return hits[0]
-    return None
 
 
 def pick_groups(group: np.ndarray, ambiguous: np.ndarray, n_multi: int = 4, n_single: int = 2,
@@ -112,12 +103,10 @@ def learned_distributions(spec, records_df: pd.DataFrame, out_dir: Path, plot=No
     out_dir = Path(out_dir)
     if records_df.empty:
         return []
-    profile = str(records_df.profile.iloc[0])
-    wanted = list(plot.rows) if plot is not None and plot.rows else [r.id for r in spec.rows]
+    profile, wanted = records_profile(records_df), plot_rows(spec, plot)
     panels = []
     for row in wanted:
-        seeds = sorted(records_df[(records_df.row == row) & (records_df.status == "ok")].seed.unique())
-        path = find_paired_embeddings(out_dir, profile, row, seeds)
+        path = find_run_file(out_dir, profile, row, ok_seeds(records_df, row), PAIRED_EMBEDDINGS_FILE)
         if path is None:
             warnings.warn(f"distributions: no {PAIRED_EMBEDDINGS_FILE} for row {row!r} under {out_dir / 'work'}")
             continue

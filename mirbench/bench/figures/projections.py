@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
+from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE  # noqa: E402
 
 FIXED_PANELS = (("knn", "Raw features (standardised)"), ("lda", "LDA"), ("lmnn", "LMNN"))
@@ -40,17 +41,9 @@ def project_2d(x: np.ndarray, seed: int = 2020) -> np.ndarray:
     return TSNE(n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed).fit_transform(x)
 
 
-def find_embeddings(out_dir: Path, profile: str, row: str, seed: int) -> Path | None:
-    """The test embeddings of one run (in-process runs: the work folder; subprocess runs: its ``test/``)."""
-    work = Path(out_dir) / "work" / profile / f"{row}__seed{seed}"
-    hits = sorted(work.rglob(EMBEDDINGS_FILE)) if work.is_dir() else []
-    return hits[0] if hits else None
-
-
 def row_embeddings(records_df: pd.DataFrame, out_dir: Path, profile: str, row: str) -> Path | None:
     """The test embeddings of the row's first ok seed that saved some."""
-    seeds = sorted(records_df[(records_df.row == row) & (records_df.status == "ok")].seed.unique())
-    return next((p for s in seeds if (p := find_embeddings(out_dir, profile, row, int(s))) is not None), None)
+    return find_run_file(out_dir, profile, row, ok_seeds(records_df, row), EMBEDDINGS_FILE)
 
 
 def best_deep_row(records_df: pd.DataFrame, metric: str = "test/accuracy") -> str | None:
@@ -65,7 +58,7 @@ def tutorial_projections(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
     out_dir = Path(out_dir)
     if records_df.empty:
         return []
-    profile = str(records_df.profile.iloc[0])
+    profile = records_profile(records_df)
     panels = list(FIXED_PANELS)
     if (deep := best_deep_row(records_df)) is not None:
         label = next((r.label for r in spec.rows if r.id == deep), deep)
@@ -113,8 +106,7 @@ def subspace_projections(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
     out_dir = Path(out_dir)
     if records_df.empty:
         return []
-    profile = str(records_df.profile.iloc[0])
-    wanted = list(plot.rows) if plot is not None and plot.rows else [r.id for r in spec.rows]
+    profile, wanted = records_profile(records_df), plot_rows(spec, plot)
     panels = []
     for row in wanted:
         path = row_embeddings(records_df, out_dir, profile, row)

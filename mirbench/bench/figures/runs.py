@@ -1,0 +1,34 @@
+"""What the paper-specific figures read from a table's runs: the profile, the rows a plot names, the ok seeds
+of a row and the files its runs left in their work folders (``results/<table>/work/<profile>/<row>__seed<k>/``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def records_profile(records_df: pd.DataFrame) -> str:
+    """The profile of a table's records frame (``default`` when there are none)."""
+    return str(records_df.profile.iloc[0]) if len(records_df) else "default"
+
+
+def plot_rows(spec, plot) -> list[str]:
+    """The row ids a plot names (``plot.rows``), else every row of the spec."""
+    return list(plot.rows) if plot is not None and plot.rows else [r.id for r in spec.rows]
+
+
+def ok_seeds(records_df: pd.DataFrame, row: str) -> list[int]:
+    """The seeds of ``row`` that ran to the end, sorted."""
+    return sorted(int(s) for s in records_df[(records_df.row == row) & (records_df.status == "ok")].seed.unique())
+
+
+def find_run_file(out_dir: Path, profile: str, row: str, seeds, name: str) -> Path | None:
+    """``name`` written by a run of ``row`` (the first of ``seeds`` that has one; in-process runs keep it in the
+    work folder, subprocess runs below it) under ``<out_dir>/work/<profile>/``."""
+    for seed in seeds:
+        work = Path(out_dir) / "work" / profile / f"{row}__seed{int(seed)}"
+        hits = sorted(work.rglob(name)) if work.is_dir() else []
+        if hits:
+            return hits[0]
+    return None

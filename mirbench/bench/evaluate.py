@@ -183,8 +183,8 @@ def _kimliem2022(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[
     from mirbench.evaluation.external import LookupEmbedder, SongIds, corpus_song_ids
 
     cb_args.pop("save_song_components", None)
-    if kind == "audio":
-        dm_args["view"] = "audio"
+    if kind == "audio":  # crop_length only shapes training crops; nothing trains here
+        dm_args.update(view="audio", crop_length=dm_args.get("crop_length") or 59049)
     dm = CorpusSongsDataModule(**dm_args)
     if kind == "embeddings":  # the GTZAN-mini excerpts are not corpus songs: `--data gtzan` scores them
         model, dm = LookupEmbedder(model.rows(corpus_song_ids(dm))), SongIds(dm)

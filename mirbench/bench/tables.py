@@ -23,6 +23,7 @@ from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableS
 from mirbench.io import write_text
 
 MISSING = "—"
+ADDED_GROUP = "Added"  # the group of the rows of `table --add NAME=PATH`
 STATUS_MARK = {"ok": "ok", "miss": "MISS", "known_gap": "known gap", "unchecked": "unchecked", "not_run": "not run",
                "no_published": MISSING, "no_golden": MISSING}
 
@@ -80,6 +81,8 @@ class TableReport:
         header = ((["Group"] if groups else []) + ["Row" if latex else "Row (id)"] + (["n"] if with_n else [])
                   + [esc(c.label) for c in columns])
         body = []
+        if which == "published":  # a model added with `table --add` has no published numbers
+            rows = [r for r in rows if r.group != ADDED_GROUP]
         for row in rows:
             line = ([esc(row.group)] if groups else []) + [esc(row.label) if latex else f"`{row.id}`"]
             if with_n:
@@ -266,7 +269,7 @@ def with_added_rows(spec: TableSpec, added: dict[str, list[RunRecord]]) -> Table
     for name, recs in added.items():
         if name in known:
             raise SpecError(f"--add {name}=...: {spec.id} already has a row {name!r}; choose another name")
-        rows.append(RowSpec(id=name, label=name, group="Added"))
+        rows.append(RowSpec(id=name, label=name, group=ADDED_GROUP))
         measured = {k for r in recs for k in r.metrics}
         for i, sec in enumerate(sections):
             cols = sec.columns or tuple(c.id for c in spec.columns)

@@ -255,3 +255,34 @@ def test_citation_cff_has_what_cff_1_2_requires():
     from mirbench import __version__
 
     assert str(cff["version"]) == __version__
+
+
+EVALUATE = [c for c in MIRBENCH if c.argv[1] == "evaluate"]
+
+
+def test_the_readme_shows_evaluate_and_table_add():
+    assert {("--protocol", "lee2020"), ("--data", "gtzan")} <= {p for c in EVALUATE for p in zip(c.argv, c.argv[1:])}
+    assert any(c.argv[1] == "table" and "--add" in c.argv for c in MIRBENCH)
+
+
+@pytest.mark.smoke
+def test_evaluate_examples_at_ci_scale(tmp_path, capsys):
+    """The README's ``mirbench evaluate`` commands and their ``table --add`` lines, run at ci scale (the tables'
+    ci corpus, 4 GTZAN excerpts per genre, 2 probe draws) into a temporary folder."""
+    from mirbench.cli import main
+
+    for cmd in EVALUATE:
+        args = list(cmd.argv[1:])
+        out = args[args.index("--out") + 1]
+        args[args.index("--out") + 1] = str(tmp_path / out)
+        args += ["--profile", "ci"] if "gtzan" not in args else ["--protocol-arg", "gtzan_mini_per_genre=4",
+                                                                   "--protocol-arg", "genre_n_iter=2"]
+        assert main(args) == 0, f"{cmd}"
+    for cmd in (c for c in MIRBENCH if c.argv[1] == "table" and "--add" in c.argv):
+        args = list(cmd.argv[1:])
+        i = args.index("--add") + 1
+        name, _, path = args[i].partition("=")
+        args[i] = f"{name}={tmp_path / path}"
+        capsys.readouterr()
+        assert main(args) == 0, f"{cmd}"
+        assert f"| Added | `{name}`" in capsys.readouterr().out

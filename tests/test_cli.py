@@ -193,3 +193,15 @@ def test_console_filters_keep_the_users_own_warnings():
         warnings.warn("Starting from v1.9.0, `tensorboardX` has been removed as a dependency of ...")
         warnings.warn("my own warning")
     assert [str(w.message) for w in caught] == ["my own warning"]
+
+
+def test_evaluate_is_listed_and_its_help_imports_no_torch():
+    import subprocess
+
+    from mirbench.cli import overview
+
+    assert "evaluate" in overview()
+    code = ("import sys\nfrom mirbench.cli import main\ntry:\n    main(['evaluate', '--help'])\nexcept SystemExit:\n"
+            "    pass\nprint('torch' in sys.modules, 'lightning' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.strip().splitlines()[-1] == "False False"

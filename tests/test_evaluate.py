@@ -148,3 +148,22 @@ def test_cli_end_to_end_and_table_add(clip_npz, tmp_path, capsys):
     assert len(mine) == 2  # Table A and the complete-space Table B (no sub-space metrics: not there)
     assert "`classification`" in table  # the paper's rows as before
     assert main(["table", "ismir2020", "--add", f"classification={tmp_path / 'mine.json'}"]) == 2
+
+
+def test_tutorial_knn_on_precomputed_nsynth_features(shared_data, tmp_path):
+    import pandas as pd
+
+    root = shared_data / "nsynth_tutorial"
+    df = pd.concat([pd.read_csv(root / f"nsynth_{s}.csv", index_col=0) for s in ("train", "valid", "test")])
+    feat = df.drop(columns=["instrument"]).select_dtypes("number")
+    np.savez(tmp_path / "ns.npz", ids=df.index.astype(str).to_numpy(dtype=str), emb=feat.to_numpy(np.float32))
+    got = evaluate("tutorial_knn", data="nsynth", embeddings=tmp_path / "ns.npz")
+    assert set(got.metrics) == {"test/accuracy", "test/macro_f1"} and 0.5 < got.metrics["test/accuracy"] <= 1
+    assert len(got.replicates["test/accuracy"]) > 1
+
+
+def test_a_clip_datamodule_in_the_kimliem_protocol_says_what_to_run():
+    from mirbench.evaluation.downstream import datamodule_downstream
+
+    with pytest.raises(TypeError, match="mirbench evaluate --protocol kimliem2022 --data gtzan"):
+        datamodule_downstream(object())

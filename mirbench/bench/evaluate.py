@@ -296,9 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mirbench.evaluation.external import EmbeddingError
-
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)[1:])
+    from mirbench.evaluation.external import EmbeddingError  # torch: only once the arguments parse
+
     data = args.data or ("nsynth" if args.protocol == "tutorial_knn" else "corpus")
     try:
         r = evaluate(args.protocol, embeddings=args.embeddings, model=args.model, checkpoint=args.checkpoint,

@@ -37,6 +37,10 @@ class Downstream:
 
 def datamodule_downstream(dm) -> Downstream:
     """Everything from one songs datamodule (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule`)."""
+    if not callable(getattr(dm, "songs", None)):
+        raise TypeError(f"{type(dm).__name__} has no songs(): the Kim & Liem protocol reads a songs datamodule "
+                        "(CorpusSongsDataModule, or the `real` profile's RealDownstream); for the genre probe on GTZAN "
+                        "excerpts run `mirbench evaluate --protocol kimliem2022 --data gtzan --checkpoint CKPT`")
     info = getattr(dm, "data_info", None)
     return Downstream(name=type(dm).__name__, songs=dm.songs(), split=np.asarray(dm.song_splits()),
                       labels=dm.song_genres()[0], tags=dm.song_tags(), plays=dm.interactions(),

@@ -71,7 +71,12 @@ class EmbeddingTable:
                 if missing:
                     raise EmbeddingError(f"{path}: no array(s) {missing}; found {z.files} (save with "
                                          "np.savez(path, ids=ids, emb=emb))")
-                return cls(z["ids"].tolist(), z["emb"], str(path))
+                try:
+                    ids = z["ids"]
+                except ValueError:  # an object array: loading it would unpickle
+                    raise EmbeddingError(f"{path}: 'ids' is an object array; save the ids as strings "
+                                         "(np.asarray(ids, dtype=str))") from None
+                return cls(ids.tolist(), z["emb"], str(path))
         if path.suffix == ".parquet":
             import pandas as pd
 

@@ -99,8 +99,8 @@ def _model(embeddings, model, checkpoint, init_args: dict | None):
 
         return "embeddings", embeddings if isinstance(embeddings, EmbeddingTable) else EmbeddingTable.load(embeddings)
     if checkpoint is not None:
-        return "checkpoint", _load_checkpoint(checkpoint, model_class=init_args.pop("class_path", None)
-                                              if init_args else None)
+        return "checkpoint", _load_checkpoint(checkpoint, init_args.pop("config", None) if init_args else None,
+                                              init_args.pop("class_path", None) if init_args else None)
     from mirbench.evaluation.external import as_audio_embedder
 
     obj = resolve(model) if isinstance(model, str) else model
@@ -109,12 +109,24 @@ def _model(embeddings, model, checkpoint, init_args: dict | None):
     return "audio", as_audio_embedder(obj)
 
 
-def _load_checkpoint(path: str | Path, model_class: str | None = None):
-    """A mirbench method from a Lightning checkpoint (its class from ``model_class`` or the checkpoint's
-    ``hyper_parameters._class_path``)."""
+def _load_checkpoint(path: str | Path, config: str | None = None, model_class: str | None = None):
+    """A mirbench method from a Lightning checkpoint. With ``config`` (the run's resolved config: the ``.yaml``
+    beside its record, or ``config.yaml`` in its log folder) the model is built as the run built it (injected
+    backbone, loss, linked data facts) and the weights loaded; otherwise its class from ``model_class`` or the
+    checkpoint's ``hyper_parameters._class_path`` (methods whose parts are all hyper-parameters)."""
     import torch
 
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if config is not None:
+        from unittest import mock
+
+        from mirbench.lightning_cli import MirbenchCLI
+
+        with mock.patch.object(sys, "argv", sys.argv[:1]):
+            cli = MirbenchCLI(args=["--config", str(config), "--trainer.logger=false"], run=False)
+        cli.model.load_state_dict(ckpt["state_dict"])
+        cli.model.eval()
+        return cli.model
     cls_path = model_class or (ckpt.get("hyper_parameters") or {}).get("_class_path")
     if not cls_path:
         raise ValueError(f"{path}: the checkpoint does not name its class; pass --class-path mirbench.methods.X")
@@ -281,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--embeddings", type=Path, help=".npz (ids, emb) or .parquet (id + embedding columns)")
     what.add_argument("--model", help="module:function of audio, or module.Class of an nn.Module")
     what.add_argument("--checkpoint", type=Path, help="a checkpoint of a mirbench method")
-    p.add_argument("--init-args", default="{}", help="JSON keyword arguments of --model's class (and class_path "
-                                                     "for a --checkpoint that does not name its class)")
+    p.add_argument("--init-args", default="{}", help="JSON keyword arguments of --model's class")
+    p.add_argument("--config", default=None, help="with --checkpoint: the run's resolved config (the .yaml beside "
+                                                  "its record), so the method is built as it was trained")
     p.add_argument("--name", default="my_model", help="the row name of the record (default my_model)")
     p.add_argument("--out", type=Path, default=Path("mirbench_eval"), help="folder of the record (default mirbench_eval/)")
     p.add_argument("--table", default=None, help="the table whose data and protocol settings to use "
@@ -304,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         r = evaluate(args.protocol, embeddings=args.embeddings, model=args.model, checkpoint=args.checkpoint,
                      data=data, name=args.name, out=args.out, table=args.table, profile=args.profile,
                      data_args=_kvs(args.data_arg), protocol_args=_kvs(args.protocol_arg),
-                     init_args=json.loads(args.init_args), data_root=args.data_root)
+                     init_args={**json.loads(args.init_args), **({"config": args.config} if args.config else {})},
+                     data_root=args.data_root)
     except (EmbeddingError, ValueError, FileNotFoundError) as e:
         print(f"mirbench evaluate: error: {e}", file=sys.stderr)
         return 2

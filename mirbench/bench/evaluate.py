@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                      data_args=_kvs(args.data_arg), protocol_args=_kvs(args.protocol_arg),
                      init_args={**json.loads(args.init_args), **({"config": args.config} if args.config else {})},
                      data_root=args.data_root)
-    except (EmbeddingError, ValueError, FileNotFoundError) as e:
+    except (EmbeddingError, ValueError, FileNotFoundError, ImportError) as e:  # ImportError: parquet without pyarrow
         print(f"mirbench evaluate: error: {e}", file=sys.stderr)
         return 2
     width = max(len(k) for k in r.metrics)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-DEFAULT_OUT = Path(os.environ.get("MIRBENCH_PERF_OUT", "/tmp/mirbench_perf"))
+DEFAULT_OUT = Path(os.environ.get("MIRBENCH_PERF_OUT", Path(__file__).resolve().parents[2] / "results" / "perf"))
 
 
 def interleaved(cases: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
@@ -75,7 +75,7 @@ def machine() -> dict[str, Any]:
 
 
 def write(record: dict[str, Any], name: str, out: Path | None) -> Path:
-    """Write the JSON record to ``out`` (default ``$MIRBENCH_PERF_OUT/<name>.json``, /tmp/mirbench_perf)."""
+    """Write the JSON record to ``out`` (default ``$MIRBENCH_PERF_OUT/<name>.json``, results/perf/)."""
     path = Path(out) if out is not None else DEFAULT_OUT / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **record}, indent=2, default=float) + "\n")

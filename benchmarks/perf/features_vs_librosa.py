@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="interleaved passes over the clips")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--features", default=",".join(FEATURES))
-    p.add_argument("--out", default=None, help="JSON record (default /tmp/mirbench_perf/features_vs_librosa.json)")
+    p.add_argument("--out", default=None, help="JSON record (default results/perf/features_vs_librosa.json)")
     a = p.parse_args(argv)
     paths = sorted((shared_data_dir() / "gtzan_mini").rglob("*.flac"))
     if not paths:

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--T", type=int, default=32)
     p.add_argument("--tol", type=float, default=1e-6)
     p.add_argument("--max-iter", type=int, default=1000)
-    p.add_argument("--out", type=Path, default=None, help="JSON record (default /tmp/mirbench_perf/hdpgmm_throughput.json)")
+    p.add_argument("--out", type=Path, default=None, help="JSON record (default results/perf/hdpgmm_throughput.json)")
     a = p.parse_args(argv)
     records = {}
     for threads in (a.threads.split(",") if a.threads else [None]):

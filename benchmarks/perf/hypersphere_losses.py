@@ -39,7 +39,7 @@ CONFIGS = ROOT / "benchmarks" / "configs" / "nakatsuka2024"
 ROWS = ("baseline", "mcinfonce", "ssw", "mcinfonce_ssw", "pcmepp", "hib")
 PROPOSED = "mcinfonce_ssw"
 TARGET = 3.0
-DEFAULT_OUT = Path("/tmp/mirbench_perf/hypersphere_losses.json")
+DEFAULT_OUT = Path("results/perf/hypersphere_losses.json")
 
 
 def loss_of_row(row: str) -> torch.nn.Module:

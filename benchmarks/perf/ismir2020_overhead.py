@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of each side")
     parser.add_argument("--rows", default="classification,triplet", help="row kinds: classification, triplet")
     parser.add_argument("--memory-format", action="store_true", help="only the NCHW vs channels-last backbone step")
-    parser.add_argument("--out", type=Path, default=None, help="JSON record (default /tmp/mirbench_perf/ismir2020_overhead.json)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON record (default results/perf/ismir2020_overhead.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     for name in ("lightning.pytorch", "lightning.fabric"):  # the trainer's start-up notes, once per fit

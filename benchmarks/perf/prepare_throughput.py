@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds: decode, then each feature's prepare")
     p.add_argument("--formats", default="au_22k,mp3_44k")
-    p.add_argument("--out", default=None, help="JSON record (default /tmp/mirbench_perf/prepare_throughput.json)")
+    p.add_argument("--out", default=None, help="JSON record (default results/perf/prepare_throughput.json)")
     args = p.parse_args(argv)
     src = shared_data_dir() / "gtzan_mini"
     if not src.is_dir():

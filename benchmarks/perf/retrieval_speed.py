@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tags", type=int, default=50)
     p.add_argument("--threads", default="1,2", help="comma-separated torch/faiss thread counts")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", default=None, help="JSON record (default /tmp/mirbench_perf/retrieval_speed.json)")
+    p.add_argument("--out", default=None, help="JSON record (default results/perf/retrieval_speed.json)")
     a = p.parse_args(argv)
     emb, tags = synthetic(a.n, a.dim, a.tags)
     rel = Relevance(tags)

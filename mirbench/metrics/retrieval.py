@@ -39,19 +39,24 @@ _GROUP = 16  # entries per column group: minima over a (Q, 16, w/16) view are on
 
 def as_tensor(x, device=None, dtype=None) -> torch.Tensor:
     """``x`` (array-like or tensor) as a detached tensor on ``device``."""
-    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        a = np.asarray(x)
+        # a read-only array (np.load mmap, a broadcast view) would give a tensor torch may write into
+        t = torch.as_tensor(a if a.flags.writeable else a.copy())
     return t.to(device=device if device is not None else t.device, dtype=dtype or t.dtype)
 
 
 def prepare_gallery(x: torch.Tensor, distance: str) -> torch.Tensor:
-    """Embeddings in the form :func:`pairwise_distance` expects (L2-normalised for ``cosine``)."""
+    """Embeddings in the form :func:`ranking_distances` expects (L2-normalised for ``cosine``)."""
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
     x = x if x.dtype == torch.float64 else x.float()  # half precision: no CPU GEMM, coarse ties
     return F.normalize(x, dim=1) if distance == "cosine" else x
 
 
-def pairwise_distance(q: torch.Tensor, g: torch.Tensor, distance: str,
+def ranking_distances(q: torch.Tensor, g: torch.Tensor, distance: str,
                       g_sq: torch.Tensor | None = None) -> torch.Tensor:
     """Distances ``(Q, G)`` that rank like ``distance``; inputs already passed through :func:`prepare_gallery`.
 
@@ -66,9 +71,14 @@ def pairwise_distance(q: torch.Tensor, g: torch.Tensor, distance: str,
     return -(q @ g.T)
 
 
+# The former name, kept for callers outside metrics/ until they move to ranking_distances: it is not
+# mirbench.losses.distances.pairwise_distance (that one returns the true, non-squared L2).
+pairwise_distance = ranking_distances
+
+
 def row_scores(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.Tensor | None = None,
                out: torch.Tensor | None = None) -> torch.Tensor:
-    """``(Q, G)`` values that order each row like :func:`pairwise_distance` (smaller = nearer), in one GEMM.
+    """``(Q, G)`` values that order each row like :func:`ranking_distances` (smaller = nearer), in one GEMM.
 
     A per-row constant does not change a row's order, so ``euclidean`` drops ``|q|^2`` and
     ``cosine`` the 1: ``|g|^2 - 2 q.g`` and ``-q.g``. ``out``: a contiguous ``(Q, G)`` buffer to write into.

@@ -1,7 +1,7 @@
 """Benchmark machinery: table specs -> runs (rows x seeds) -> RunRecords -> tables, plots, checks.
 
 ``load_spec`` (spec.py), ``run_table`` (runner.py), ``execute_run`` (execute.py), ``write_table`` (tables.py),
-``make_plots`` (plots.py), ``emit_job_scripts`` (launch.py); ``mirbench run|table|check`` is commands.py.
+``make_plots`` (figures/plots.py), ``emit_job_scripts`` (launch.py); ``mirbench run|table|check`` is commands.py.
 Names are imported lazily, so ``import mirbench.bench`` does not pull in torch or Lightning.
 """
 
@@ -16,7 +16,7 @@ _EXPORTS = {
     "run_table": "runner", "SweepResult": "runner",
     "aggregate": "compare", "compare": "compare", "evaluate_claims": "compare", "load_reference": "compare",
     "build_report": "tables", "write_table": "tables",
-    "make_plots": "plots", "emit_job_scripts": "launch",
+    "make_plots": "figures.plots", "emit_job_scripts": "launch",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -175,7 +175,7 @@ def _table(spec: TableSpec, args) -> int:
     print(report.markdown())
     paths = list(output_paths(spec, report.profile, args.results).values())
     if spec.plots and not getattr(args, "no_plots", False):
-        from mirbench.bench.plots import make_plots
+        from mirbench.bench.figures.plots import make_plots
 
         paths += make_plots(spec, report=report, results_root=args.results)
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)

@@ -225,10 +225,11 @@ def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, 
     if kind == "audio":
         to_view, view = (lambda y: y), "audio"
     else:  # a mirbench method: the view of its own songs datamodule
+        from mirbench.audio.decode import SAMPLE_RATE
         from mirbench.data.song_views import song_view
 
         view = dm_args.get("view", "frames52")
-        to_view = lambda y: song_view(y, view, 22050)  # noqa: E731
+        to_view = lambda y: song_view(y, view, SAMPLE_RATE)  # noqa: E731
     songs, labels, split, _ = K.gtzan_mini_songs(root, f"evaluate:{view}", to_view, per_genre)
     return K.gtzan_genre_items(model, songs, labels, split, **kw)
 

@@ -271,7 +271,7 @@ def device_string() -> str:
 
 
 # Modules that only render, check or launch: a change there does not make a record stale.
-_NOT_NUMBERS = ("bench/commands.py", "bench/compare.py", "bench/golden.py", "bench/launch.py", "bench/plots.py",
+_NOT_NUMBERS = ("bench/commands.py", "bench/compare.py", "bench/golden.py", "bench/launch.py",
                 "bench/records.py", "bench/spec.py", "bench/spec_loader.py", "bench/stats.py", "bench/tables.py")
 _PACKAGE = Path(__file__).resolve().parents[1]
 

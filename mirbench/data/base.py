@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mirbench.audio.decode import SAMPLE_RATE
+
+# The tag categories of Lee et al. 2020, in the order of their disentangled sub-spaces (the Last.fm top-50 tags
+# of MSD grouped as genre / mood / instrument / era; the embedded corpus labels its tags the same way).
+LEE2020_CATEGORIES: tuple[str, ...] = ("genre", "mood", "instrument", "era")
+
 
 @dataclass(frozen=True)
 class DataInfo:
@@ -23,7 +29,7 @@ class DataInfo:
     categories: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     input_shape: tuple[int, ...] = ()
-    sample_rate: int = 22050
+    sample_rate: int = SAMPLE_RATE
 
     @property
     def num_tags(self) -> int:

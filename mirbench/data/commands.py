@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from mirbench.data.registry import DATASETS, get
+from mirbench.data.registry import DATASETS, get, preparable
 
 
 def main(argv: list[str]) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
 
 def prepare(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="mirbench prepare", description="decode audio and cache features")
-    p.add_argument("dataset", choices=sorted(DATASETS) + ["corpus"])
+    p.add_argument("dataset", choices=preparable() + ["corpus"])
     p.add_argument("--root", help="the data set in its published layout (default $MIRBENCH_DATA/<id>)")
     p.add_argument("--audio-root", help="audio folder when it lives elsewhere (MSD previews for msd_lastfm, dimsim, echonest)")
     p.add_argument("--split-dir", help="mtat: folder of the MTAT_split files (default <root>/MTAT_split)")

@@ -24,6 +24,7 @@ import numpy as np
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.prepare import AudioItem
+from mirbench.data.base import LEE2020_CATEGORIES
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.splits import MSD_TRAIN_SIZE, load_py2_pickle, msd_split, read_lines
 from mirbench.paths import dataset_dir
@@ -38,7 +39,7 @@ DATAMODULE = "MSDLastfmDataModule"
 DEFAULT_FEATURE = "logmel_lee2020"
 NEEDS_AUDIO_ROOT = True
 
-CATEGORIES = ("genre", "mood", "instrument", "era")
+CATEGORIES = LEE2020_CATEGORIES
 # Category of each of the 50 tags. Lee et al. give only the counts (28 genre, 12 mood, 5 instrument,
 # 5 era); this assignment is ours [I], the one partition of the list that has those counts with
 # decades as era and vocalist/instrumental/guitar tags as instrument.

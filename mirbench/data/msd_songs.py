@@ -21,6 +21,7 @@ import numpy as np
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.data.base import DataInfo
 from mirbench.data.msd_lastfm import MSD_TRAIN_SIZE, MSDLastfmDataModule
 from mirbench.data.song_views import (FeatureSongs, check_train_fraction, check_view_args, index_loader,
@@ -75,12 +76,12 @@ class MSDSongsDataModule(LightningDataModule):
         rows = learning_subset(np.concatenate(parts), self.hparams.train_fraction, self.hparams.subset_seed)
         return FeatureSongs(self.msd, rows, self.hparams.view)
 
-    def song_from_audio(self, y: np.ndarray, sr: int = 22050) -> np.ndarray:
+    def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         return song_view(y, self.hparams.view, sr)
 
     @property
     def data_info(self) -> DataInfo:
-        return DataInfo(input_shape=view_input_shape(self.hparams.view, self.hparams.crop_length), sample_rate=22050)
+        return DataInfo(input_shape=view_input_shape(self.hparams.view, self.hparams.crop_length), sample_rate=SAMPLE_RATE)
 
     def train_dataloader(self) -> DataLoader:
         h = self.hparams

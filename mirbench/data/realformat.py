@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mirbench.audio.decode import SAMPLE_RATE
+
 
 def py2_pickle_list(items: list[str]) -> bytes:
     """A list of ``str`` exactly as Python 2's ``cPickle.dump(list, f)`` (protocol 0) writes it."""
@@ -65,7 +67,7 @@ def write_dimsim_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
         w = csv.DictWriter(f, fieldnames=list(COLUMNS))
         w.writeheader()
         for k, r in enumerate(rows):
-            sr, length = r.get("sampling_rate", 22050), r.get("clip_lengths_seconds", 3.0)
+            sr, length = r.get("sampling_rate", SAMPLE_RATE), r.get("clip_lengths_seconds", 3.0)
             full = {"triplet_id": r.get("triplet_id", k), "sampling_rate": sr, "clip_lengths_seconds": length,
                     "clip_lengths_samples": int(length * sr), "song1_vote": r["song1_vote"], "song2_vote": r["song2_vote"]}
             for p in ("anchor", "song1", "song2"):

@@ -73,14 +73,7 @@ def discover(package: Path = _PACKAGE, prefix: str = "mirbench.data") -> dict[st
     return out
 
 
-# Modules that do not carry their card yet (their owners add it; then the entry goes).
-PENDING = [
-    DatasetEntry("gtzan", "mirbench.data.gtzan", "GTZANDataModule", "frames_kim2022",
-                 "GTZAN genres (fault-filtered split)", url="http://opihi.cs.uvic.ca/sound/genres.tar.gz"),
-    DatasetEntry("scorevideo", "mirbench.data.scorevideo.datamodule", "ScoreVideoDataModule", "yt8m",
-                 "embedded score videos (rendered corpus pieces) in YouTube-8M's frame-level layout"),
-]
-DATASETS: dict[str, DatasetEntry] = {e.id: e for e in PENDING} | discover()
+DATASETS: dict[str, DatasetEntry] = discover()
 
 
 def preparable() -> list[str]:

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mirbench.audio.decode import load_audio
+from mirbench.audio.decode import SAMPLE_RATE, load_audio
 from mirbench.audio.features import frames_kim2022, mel_kim2022
 from mirbench.hdpgmm.data import CropPairDataset, frame_loader
 
 VIEWS = ("frames52", "mel", "audio")
-SAMPLE_RATE = 22050
 VIEW_FEATURE = {"frames52": "frames_kim2022", "mel": "mel_kim2022", "audio": None}  # None: decoded audio
 
 

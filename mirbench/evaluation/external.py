@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SAMPLE_RATE = 22050  # every audio input here: mono, float32 in [-1, 1]
+from mirbench.audio.decode import SAMPLE_RATE  # every audio input here: mono, float32 in [-1, 1]
 
 
 class EmbeddingError(ValueError):

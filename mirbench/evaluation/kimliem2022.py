@@ -72,7 +72,7 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     view are kept for the process, so the rows of a table sharing a view featurise once (a view that returns
     the waveform itself is decoded again instead).
     """
-    from mirbench.audio.decode import load_audio
+    from mirbench.audio.decode import SAMPLE_RATE, load_audio
     from mirbench.data.gtzan import find_tracks
 
     tracks = find_tracks(root)
@@ -80,7 +80,7 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     key = (str(Path(root).resolve()), view, per_genre)
     songs = _AUDIO_CACHE.get(key)
     if songs is None:
-        decoded = [load_audio(tracks[t], sr=22050) for t in ids]
+        decoded = [load_audio(tracks[t], sr=SAMPLE_RATE) for t in ids]
         songs = [to_view(y) for y in decoded]
         if any(s is not y for s, y in zip(songs, decoded)):  # a raw-waveform view is not worth 265 MB of cache
             _AUDIO_CACHE[key] = songs

@@ -36,7 +36,7 @@ from torchmetrics.functional.classification import multilabel_auroc
 
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, mean_replicates, save_replicates
-from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, pairwise_distance, prepare_gallery
+from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, ranking_distances, prepare_gallery
 from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_correct, vote_correct
 
 
@@ -75,7 +75,7 @@ def centroid_scores(emb, ref_emb, ref_tags, distance: str = "euclidean") -> torc
     t = (as_tensor(ref_tags).cpu() > 0).double()
     counts = t.sum(0)
     centroids = (t.T @ r) / counts.clamp_min(1)[:, None]
-    d = pairwise_distance(prepare_gallery(e, distance), prepare_gallery(centroids, distance), distance)
+    d = ranking_distances(prepare_gallery(e, distance), prepare_gallery(centroids, distance), distance)
     scores = -(d.sqrt() if distance == "euclidean" else d)
     scores[:, counts == 0] = float("nan")
     return scores

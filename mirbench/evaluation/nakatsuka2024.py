@@ -45,7 +45,7 @@ from scipy.stats import rankdata
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, N_BOOT, mean_replicates, resample_indices, save_replicates, \
     stat_replicates
 from mirbench.metrics.paired_retrieval import paired_ranks
-from mirbench.metrics.retrieval import pairwise_distance, prepare_gallery
+from mirbench.metrics.retrieval import ranking_distances, prepare_gallery
 
 PAIRED_EMBEDDINGS_FILE = "paired_embeddings_test.npz"  # test mu / kappa a run writes for the figure
 DIRECTIONS = (("music", "video"), ("video", "music"))
@@ -103,7 +103,7 @@ def relaxed_ranks(query, gallery, groups, distance: str = "cosine", chunk_size: 
     g_sq = g.pow(2).sum(1) if distance == "euclidean" else None
     out = []
     for s in range(0, len(q), chunk_size):
-        d = pairwise_distance(q[s:s + chunk_size], g, distance, g_sq)
+        d = ranking_distances(q[s:s + chunk_size], g, distance, g_sq)
         same = grp[s:s + chunk_size, None] == grp[None, :]
         best = torch.where(same, d, torch.full_like(d, math.inf)).amin(1, keepdim=True)
         out.append(((d <= best) & ~same).sum(1) + 1)

@@ -71,10 +71,6 @@ def ranking_distances(q: torch.Tensor, g: torch.Tensor, distance: str,
     return -(q @ g.T)
 
 
-# The former name, kept for callers outside metrics/ until they move to ranking_distances: it is not
-# mirbench.losses.distances.pairwise_distance (that one returns the true, non-squared L2).
-pairwise_distance = ranking_distances
-
 
 def row_scores(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.Tensor | None = None,
                out: torch.Tensor | None = None) -> torch.Tensor:

@@ -61,17 +61,3 @@ def test_stratified_split_is_seeded_and_per_genre():
     a, b = stratified_split(ids, seed=1), stratified_split(ids, seed=1)
     assert a == b and {k: len(v) for k, v in a.items()} == {"train": 50, "valid": 20, "test": 30}
     assert sorted(sum(a.values(), [])) == sorted(ids)
-
-
-@pytest.mark.data
-def test_full_copy_matches_index(request):
-    """``pytest --local --dataset gtzan -m data``: the copy at $MIRBENCH_DATA/gtzan against its index."""
-    from mirbench.data.gtzan import verify
-    from mirbench.paths import dataset_dir
-
-    if "gtzan" not in request.config.getoption("--dataset"):
-        pytest.skip("needs --dataset gtzan")
-    root = dataset_dir("gtzan")
-    assert root.is_dir(), f"{root} not found: set MIRBENCH_DATA to the folder holding gtzan/"
-    problems = verify(root)
-    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:20])

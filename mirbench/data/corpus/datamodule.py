@@ -28,7 +28,9 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from mirbench.audio.features import normalize_lee2020
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.data.base import DataInfo
+from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
@@ -126,7 +128,7 @@ class CorpusDataModule(CorpusBuildDataModule):
         self.setup()
         shape = tuple(self._transform(self.features[0]).shape)
         return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories,
-                        categories=("genre", "mood", "instrument", "era"), input_shape=shape, sample_rate=22050)
+                        categories=CATEGORIES, input_shape=shape, sample_rate=SAMPLE_RATE)
 
     def _transform(self, array: np.ndarray) -> torch.Tensor:
         x = np.asarray(array, dtype=np.float32)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.data.corpus.score import ParsedPiece
 from mirbench.data.corpus.tags import PROGRAM_FAMILY
 
-SAMPLE_RATE = 22050
 CLIP_SECONDS = 3.0
 
 # General MIDI programs (0-based) each genre is rendered with

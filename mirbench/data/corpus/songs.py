@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.audio.features import mel_kim2022
 from mirbench.data.base import DataInfo
 from mirbench.data.corpus import tags as T
@@ -211,7 +212,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
             return SongView(self._array, [np.array([j]) for j in range(len(self._split))], idx, self._fn())
         return SongView(self._array, self._clips_of, idx, self._fn())
 
-    def song_from_audio(self, y: np.ndarray, sr: int = 22050) -> np.ndarray:
+    def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         """A song given as a mono 22,050-Hz waveform, in the current view (e.g. real GTZAN excerpts)."""
         return song_view(y, self.hparams.view, sr)
 
@@ -246,7 +247,7 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         dim = int(np.load(self.path / "frames52.npy", mmap_mode="r").shape[-1])
         shape = view_input_shape(self.hparams.view, self.hparams.crop_length, dim)
         return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories, categories=T.CATEGORIES,
-                        class_names=self.song_genres()[1], input_shape=shape, sample_rate=22050)
+                        class_names=self.song_genres()[1], input_shape=shape, sample_rate=SAMPLE_RATE)
 
     # -- loaders ------------------------------------------------------------------------------
     def train_dataloader(self) -> DataLoader:

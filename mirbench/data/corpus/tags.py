@@ -9,7 +9,9 @@ instrument = the General MIDI families used to render the piece; era = the perio
 
 from __future__ import annotations
 
-CATEGORIES: tuple[str, ...] = ("genre", "mood", "instrument", "era")
+from mirbench.data.base import LEE2020_CATEGORIES
+
+CATEGORIES: tuple[str, ...] = LEE2020_CATEGORIES
 
 GENRE_TAGS = (
     "chorale", "mass", "madrigal", "ars nova", "string quartet",

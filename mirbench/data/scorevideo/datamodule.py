@@ -22,6 +22,14 @@ from mirbench.paths import dataset_dir
 
 log = logging.getLogger(__name__)
 
+DATASET_ID = "scorevideo"
+DATASET_NAME = "embedded score videos (rendered corpus pieces) in YouTube-8M's frame-level layout"
+DATASET_LICENSE = "built here: music21 corpus (BSD; scores public domain) + TimGM6mb soundfont (GPL-2)"
+DATASET_URL = "https://web.mit.edu/music21/"  # the corpus the videos are rendered from
+DATASET_LAYOUT = "vocabulary.csv, frame/{train,validate}NNNN.tfrecord (YouTube-8M frame level), groups.csv, renderings.csv, pieces.csv"
+DATAMODULE = "ScoreVideoDataModule"
+DEFAULT_FEATURE = "yt8m"
+
 FEATURES = Path("features") / "yt8m"
 
 

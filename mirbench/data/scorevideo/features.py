@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.audio.features import LEE2020_HOP, LEE2020_N_MELS, logmel_lee2020
 from mirbench.data.corpus.score import ParsedPiece
 
@@ -15,7 +16,7 @@ SLOTS_PER_SECOND = 8  # 128 pitches x 8 slots = 1024, the width of YouTube-8M's 
 PITCHES = 128
 
 
-def audio_frames(audio: np.ndarray, seconds: int, sr: int = 22050) -> np.ndarray:
+def audio_frames(audio: np.ndarray, seconds: int, sr: int = SAMPLE_RATE) -> np.ndarray:
     """``(seconds, 128)`` float32: per second, the mean of the Lee et al. 2020 log-mel frames centred in it.
 
     The log-mel log10(1 + 10 M) lies in [0, ~1] for the soundfont's levels; ``4 x - 2`` maps

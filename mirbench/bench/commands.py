@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also fail on cells not run and on required claims not held (inconclusive, not run)")
 
     golden = sub.add_parser("golden", help="freeze the profile's recorded results as golden numbers "
-                                           "(benchmarks/golden/<id>.csv; tolerance from the 95 %% interval)")
+                                           "(benchmarks/golden/<id>.csv; tolerance: the half-width of the 95-percent interval)")
     common(golden)
     golden.add_argument("--widths", type=float, default=1.0,
                         help="tolerance = this many 95 %% interval half-widths (test items + seeds)")

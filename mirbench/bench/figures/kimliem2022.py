@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mirbench.evaluation.interpret import plot_component_tags, top_component_tags  # noqa: E402
-from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
+from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
 
 # Table-4 column -> (metric, the paper's data set, our stand-in for it): panels and axes name both.
@@ -77,12 +77,8 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
     from mirbench.bench.tables import md_table
 
     out_dir, profile = Path(out_dir), records_profile(records_df)
-    rows = plot_rows(spec, plot)
-    path, used = None, None
-    for row in rows:
-        if (path := find_run_file(out_dir, profile, row, ok_seeds(records_df, row), RESPONSIBILITIES_FILE)) is not None:
-            used = row
-            break
+    found = row_files(records_df, out_dir, plot_rows(spec, plot), RESPONSIBILITIES_FILE)
+    used, path = next(((row, p) for row, p in found if p is not None), (None, None))
     if path is None:
         warnings.warn(f"component_tags: no {RESPONSIBILITIES_FILE} under {out_dir / 'work' / profile}; skipped")
         return []
@@ -91,7 +87,7 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
     sfx = _suffix(profile)
     csv, md, png = (out_dir / f"{name}{sfx}.{ext}" for ext in ("csv", "md", "png"))
     table.to_csv(csv, index=False)
-    label = next((r.label for r in spec.rows if r.id == used), used)
+    label = row_label(spec, used)
     body = [[str(r.component), f"{r.weight:.3f}", str(r.songs_dominated), r.top_tags] for r in table.itertuples()]
     md.write_text(f"# {label}: top tags of the {len(table)} heaviest components\n\n"
                   f"From `{path.relative_to(out_dir).as_posix()}` (work folder, not committed). weight = the component's share of all songs' "

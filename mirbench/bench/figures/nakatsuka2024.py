@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
+from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
 from mirbench.evaluation.nakatsuka2024 import PAIRED_EMBEDDINGS_FILE  # noqa: E402
 
 MARKER_AREA = (12.0, 260.0)  # points^2 for the smallest / largest kappa drawn
@@ -103,15 +103,14 @@ def learned_distributions(spec, records_df: pd.DataFrame, out_dir: Path, plot=No
     out_dir = Path(out_dir)
     if records_df.empty:
         return []
-    profile, wanted = records_profile(records_df), plot_rows(spec, plot)
+    profile = records_profile(records_df)
     panels = []
-    for row in wanted:
-        path = find_run_file(out_dir, profile, row, ok_seeds(records_df, row), PAIRED_EMBEDDINGS_FILE)
+    for row, path in row_files(records_df, out_dir, plot_rows(spec, plot), PAIRED_EMBEDDINGS_FILE):
         if path is None:
             warnings.warn(f"distributions: no {PAIRED_EMBEDDINGS_FILE} for row {row!r} under {out_dir / 'work'}")
             continue
         with np.load(path) as z:
-            panels.append((next((r.label for r in spec.rows if r.id == row), row), {k: z[k] for k in z.files}))
+            panels.append((row_label(spec, row), {k: z[k] for k in z.files}))
     if not panels:
         return []
     first = panels[0][1]

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from mirbench.bench.figures.runs import find_run_file, ok_seeds, plot_rows, records_profile  # noqa: E402
+from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE  # noqa: E402
 
 FIXED_PANELS = (("knn", "Raw features (standardised)"), ("lda", "LDA"), ("lmnn", "LMNN"))
@@ -39,11 +39,6 @@ def project_2d(x: np.ndarray, seed: int = 2020) -> np.ndarray:
     if x.shape[1] <= 2:
         return np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
     return TSNE(n_components=2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed).fit_transform(x)
-
-
-def row_embeddings(records_df: pd.DataFrame, out_dir: Path, profile: str, row: str) -> Path | None:
-    """The test embeddings of the row's first ok seed that saved some."""
-    return find_run_file(out_dir, profile, row, ok_seeds(records_df, row), EMBEDDINGS_FILE)
 
 
 def best_deep_row(records_df: pd.DataFrame, metric: str = "test/accuracy") -> str | None:
@@ -61,11 +56,10 @@ def tutorial_projections(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
     profile = records_profile(records_df)
     panels = list(FIXED_PANELS)
     if (deep := best_deep_row(records_df)) is not None:
-        label = next((r.label for r in spec.rows if r.id == deep), deep)
+        label = row_label(spec, deep)
         panels.append((deep, f"Best deep: {label}"))
     drawn = []
-    for row, title in panels:
-        path = row_embeddings(records_df, out_dir, profile, row)
+    for (row, title), (_, path) in zip(panels, row_files(records_df, out_dir, [r for r, _ in panels], EMBEDDINGS_FILE)):
         if path is None:
             warnings.warn(f"projections: no {EMBEDDINGS_FILE} for row {row!r} under {out_dir / 'work'}; panel left out")
             continue
@@ -106,10 +100,9 @@ def subspace_projections(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
     out_dir = Path(out_dir)
     if records_df.empty:
         return []
-    profile, wanted = records_profile(records_df), plot_rows(spec, plot)
+    profile = records_profile(records_df)
     panels = []
-    for row in wanted:
-        path = row_embeddings(records_df, out_dir, profile, row)
+    for row, path in row_files(records_df, out_dir, plot_rows(spec, plot), EMBEDDINGS_FILE):
         if path is None:
             continue
         data = np.load(path)
@@ -119,7 +112,7 @@ def subspace_projections(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
         label, names = dominant_tag(data["tags"], data["tag_names"], data["tag_categories"], category)
         emb = data["embeddings"]
         lo, hi = blocks[category]
-        title = next((r.label for r in spec.rows if r.id == row), row)
+        title = row_label(spec, row)
         panels.append((title, project_2d(emb), project_2d(emb[:, lo:hi]), label, names, emb.shape[1], hi - lo))
         if plot is None or not plot.rows:
             if len(panels) == max_rows:

@@ -3,6 +3,7 @@ of a row and the files its runs left in their work folders (``results/<table>/wo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,3 +33,16 @@ def find_run_file(out_dir: Path, profile: str, row: str, seeds, name: str) -> Pa
         if hits:
             return hits[0]
     return None
+
+
+def row_files(records_df: pd.DataFrame, out_dir: Path, rows, name: str) -> Iterator[tuple[str, Path | None]]:
+    """``(row, the file name its first ok seed left, or None)`` for each of ``rows``, in order, under the records'
+    profile (:func:`find_run_file`)."""
+    profile = records_profile(records_df)
+    for row in rows:
+        yield row, find_run_file(out_dir, profile, row, ok_seeds(records_df, row), name)
+
+
+def row_label(spec, row: str) -> str:
+    """The spec's label of ``row`` (the id itself when the spec has no such row)."""
+    return next((r.label for r in spec.rows if r.id == row), row)

@@ -81,3 +81,13 @@ def write(record: dict[str, Any], name: str, out: Path | None) -> Path:
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **record}, indent=2, default=float) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def headline(work: str, ours_s: float, peer: str, peer_s: float | None, target: str, met: bool | None,
+             note: str = "") -> dict[str, Any]:
+    """One row of the summary table ``make bench`` prints at the end (``benchmarks/perf/__main__.py``):
+    the work measured, mirbench's median seconds, the peer and its median seconds (``None``: the peer is
+    not installed, ``note`` says why), the target in words and whether it is met. A benchmark puts a
+    list of these under ``"headline"`` in the record it writes."""
+    return {"work": work, "ours_s": ours_s, "peer": peer, "peer_s": peer_s,
+            "ratio": (ours_s / peer_s) if peer_s else None, "target": target, "met": met, "note": note}

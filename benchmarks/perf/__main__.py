@@ -2,18 +2,38 @@
 
 Every ``benchmarks/perf/*.py`` with a ``main(argv)`` is a benchmark (helpers start with ``_``). It is
 called with its module-level ``QUICK_ARGS`` (the short run ``make bench`` does; ``[]`` when it has none),
-or with ``[]`` under ``--full``; a failure is reported without stopping the others.
+or with ``[]`` under ``--full``; a failure is reported without stopping the others. At the end, the
+headline rows the benchmarks put in their JSON records (``_timing.headline``) print as one table.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import time
 import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _seconds(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g} s"
+
+
+def summary_table(records: list[Path]) -> list[str]:
+    """The headline rows (:func:`benchmarks.perf._timing.headline`) of the given JSON records, as a
+    markdown table: work | mirbench | peer | ratio | target | met."""
+    lines = ["| work | mirbench | peer | ratio (mirbench / peer time) | target | met |",
+             "|---|---|---|---|---|---|"]
+    for path in records:
+        for h in json.loads(path.read_text()).get("headline", []):
+            ratio = "-" if h.get("ratio") is None else f"{h['ratio']:.2f}x"
+            met = {True: "yes", False: "NO", None: "-"}[h.get("met")]
+            peer = f"{h['peer']} {_seconds(h.get('peer_s'))}" + (f" ({h['note']})" if h.get("note") else "")
+            lines.append(f"| {h['work']} | {_seconds(h['ours_s'])} | {peer} | {ratio} | {h['target']} | {met} |")
+    return lines if len(lines) > 2 else []
 
 
 def discover() -> list[str]:
@@ -27,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [a for a in args if not a.startswith("--")] or discover()
     failed = []
     t0 = time.perf_counter()
+    started = time.time()
     for name in names:
         print(f"== benchmarks/perf/{name}.py", flush=True)
         t = time.perf_counter()
@@ -45,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
         print(f"== {name}: {time.perf_counter() - t:.0f} s{' (FAILED)' if rc else ''}", flush=True)
     print(f"== all benchmarks: {time.perf_counter() - t0:.0f} s; failed: {', '.join(failed) or 'none'}")
+    from benchmarks.perf._timing import DEFAULT_OUT
+    fresh = [DEFAULT_OUT / f"{n}.json" for n in names
+             if (DEFAULT_OUT / f"{n}.json").is_file() and (DEFAULT_OUT / f"{n}.json").stat().st_mtime >= started]
+    table = summary_table(fresh)
+    if table:
+        print("\n".join(["", "== headline figures (medians of interleaved repetitions; JSON in " f"{DEFAULT_OUT})", *table]))
     return 1 if failed else 0
 
 

@@ -158,7 +158,7 @@ class OnlineHDPGMM(nn.Module):
         dev = self.m.device
         gen = torch.Generator(device=dev)
         gen.manual_seed(self.seed)
-        comp = torch.zeros(self.K, n_quad_features(self.dim), dtype=torch.float64, device=dev)
+        comp = torch.zeros(n_quad_features(self.dim), self.K, dtype=torch.float64, device=dev)  # (P, K)
         n_tot, sx, sxx, seen, sample = 0, 0.0, 0.0, 0, []
         for x, mask in batches:
             xv = x.to(dev)[mask.to(dev)].to(torch.float64)
@@ -186,7 +186,7 @@ class OnlineHDPGMM(nn.Module):
             z = torch.cdist(pool, seeds).argmin(1)
             accumulate_stats(comp, pool, _one_hot(z, self.K, pool.dtype), self.frame_chunk)
             comp *= n_tot / len(pool)
-        n, sx_k, sxx_k = FrameStats(comp).unpack(self.rows, self.cols, self.dim)
+        n, sx_k, sxx_k = FrameStats(comp.T).unpack(self.rows, self.cols, self.dim)
         self._set_nw(*nw_posterior(n, sx_k, sxx_k, self.prior, self.cov_reg))
         self.u.fill_(1.0)
         self.v.fill_(1.0)
@@ -246,11 +246,11 @@ class OnlineHDPGMM(nn.Module):
         return {"elbo": float(elbo), "e_step_iters": iters, "rho": rho, "eta": splash_ratio(step, self.splash)}
 
     def _local_pass(self, x, mask, eta: float, init: list | None = None, keep: list | None = None):
-        """E-step over song chunks; returns packed frame stats (K, P), varphi counts (K,), the sum of
-        local ELBOs and the mean number of E-step iterations. ``init``/``keep``: per-chunk local states."""
+        """E-step over song chunks; returns packed frame stats (P, K) (the transpose of :class:`FrameStats`),
+        varphi counts (K,), the sum of local ELBOs and the mean number of E-step iterations. ``init``/``keep``: per-chunk local states."""
         theta = self.theta()
         elog_beta = self.elog_beta().to(self.compute_dtype)
-        stats = torch.zeros(self.K, theta.shape[0], dtype=self.compute_dtype, device=x.device)
+        stats = torch.zeros(theta.shape[0], self.K, dtype=self.compute_dtype, device=x.device)  # (P, K)
         counts = torch.zeros(self.K, dtype=torch.float64, device=x.device)
         local, iters, n_chunks = 0.0, 0, 0
         for ci, (xc, mc) in enumerate(self._chunks(x, mask)):
@@ -290,7 +290,7 @@ class OnlineHDPGMM(nn.Module):
         self.v.copy_((1 - rho) * self.v + rho * v_hat)
         y_hat = concentration_update(stick_expectations(self.u, self.v)[1], self.g1, self.g2)
         self.y.copy_((1 - rho) * self.y + rho * y_hat)
-        n, sx, sxx = FrameStats(stats).unpack(self.rows, self.cols, self.dim)
+        n, sx, sxx = FrameStats(stats.T).unpack(self.rows, self.cols, self.dim)
         new = nw_posterior(scale * n, scale * sx, scale * sxx, prior, self.cov_reg)
         self._set_nw(*blend_nw((self.m, self.beta, self.nu, self.winv), new, rho))
 

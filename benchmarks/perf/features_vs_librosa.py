@@ -2,8 +2,9 @@
 
 For each feature (``frames_kim2022``: Kim & Liem's 52-d MFCC+chroma+onset frames; ``mel_kim2022``: the
 KIM baseline's dB mel; ``logmel_lee2020``: Lee et al.'s log mel), the same clips go through the mirbench
-extractor, the librosa recipe and the previous mirbench code (git HEAD~ version kept here as functions),
-interleaved clip by clip. Lines: clips/s and the ratio to librosa (< 1 = faster than librosa); the
+extractor, the librosa recipe and the previous mirbench code (torch STFT and mel product, kept here as
+functions), interleaved round by round (``_timing.interleaved``). Headline rows: seconds per clip, mirbench vs
+librosa (target: mirbench's time <= librosa's). Lines: clips/s and the ratio to librosa (< 1 = faster than librosa); the
 largest difference to librosa, relative to each column's scale, is recorded too.
 
 Audio: the 30-s GTZAN FLACs of ``../shared/data/gtzan_mini`` (skipped when absent).
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 
 import librosa
 import numpy as np
 import torch
 
-from benchmarks.perf._timing import report, write
+from benchmarks.perf._timing import headline, interleaved, report, write
 from mirbench.audio import features as F
 
 QUICK_ARGS = ["--clips", "10", "--repeats", "3"]
@@ -48,14 +48,21 @@ def librosa_logmel_lee2020(y: np.ndarray) -> np.ndarray:
     return np.log10(1 + 10 * mel).T[: len(y) // 512]
 
 
+def _torch_power(y: np.ndarray, n_fft: int, hop: int, power: float) -> torch.Tensor:
+    """The previous mirbench STFT: ``torch.stft`` in float32 (agrees with librosa to float32 rounding)."""
+    spec = torch.stft(torch.from_numpy(y), n_fft, hop, window=torch.hann_window(n_fft), center=True,
+                      pad_mode="constant", return_complex=True)
+    return spec.abs() ** power
+
+
 def _torch_mel(power: torch.Tensor, n_fft: int, n_mels: int) -> np.ndarray:
     return (torch.from_numpy(F.mel_filterbank(SR, n_fft, n_mels).copy()) @ power).numpy()
 
 
 def previous_frames_kim2022(y: np.ndarray) -> np.ndarray:
-    """The previous mirbench code: mel product through torch, a row-ordered copy into ``chroma_stft``."""
+    """The mirbench code before the numpy/scipy path: torch STFT and mel product, row-ordered ``chroma_stft`` input."""
     with torch.no_grad():
-        power_t = F._stft_mag(torch.from_numpy(y), 2048, 512) ** 2
+        power_t = _torch_power(y, 2048, 512, 2)
         mel = _torch_mel(power_t, 2048, 128)
         power = power_t.contiguous().numpy()
     mel_db = librosa.power_to_db(mel)
@@ -68,16 +75,19 @@ def previous_frames_kim2022(y: np.ndarray) -> np.ndarray:
 
 def previous_mel_kim2022(y: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        mel = _torch_mel(F._stft_mag(torch.from_numpy(y), 1024, 256) ** 2, 1024, 128)
+        mel = _torch_mel(_torch_power(y, 1024, 256, 2), 1024, 128)
     return np.ascontiguousarray(librosa.power_to_db(mel).T, dtype=np.float32)
 
 
 def previous_logmel_lee2020(y: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        spec = F._stft_mag(torch.from_numpy(y), 1024, 512)[:, : len(y) // 512]
+        spec = _torch_power(y, 1024, 512, 1)[:, : len(y) // 512]
         mel = torch.from_numpy(F.mel_filterbank(SR, 1024, 128).copy()) @ spec
         return torch.log10(1.0 + 10.0 * mel).T.contiguous().numpy()
 
+
+HEADLINE = {"frames_kim2022": "Kim & Liem 52-d frames, GTZAN clips", "mel_kim2022": "KIM dB mel",
+            "logmel_lee2020": "Lee 2020 log-mel"}  # headline rows: seconds per clip
 
 FEATURES: dict[str, dict[str, Callable[[np.ndarray], np.ndarray]]] = {
     "frames_kim2022": {"mirbench": F.frames_kim2022, "librosa": librosa_frames_kim2022,
@@ -112,33 +122,26 @@ def main(argv: list[str] | None = None) -> int:
     step = max(1, len(paths) // a.clips)
     clips = [load_audio(q) for q in paths[::step][: a.clips]]
     F.warm_up()
+    headlines: list[dict] = []
     record: dict = {"config": vars(a), "clips": len(clips), "seconds_of_audio": sum(len(y) for y in clips) / SR,
                     "features": {}}
     for name in a.features.split(","):
         cases = FEATURES[name]
-        times = {k: [] for k in cases}
-        diff = {k: 0.0 for k in cases}
-        for fn in cases.values():
-            fn(clips[0])
-        for r in range(a.repeats):
-            order = list(cases)[r % len(cases):] + list(cases)[: r % len(cases)]
-            tot = {k: 0.0 for k in cases}
-            for y in clips:  # clip by clip: A B C on the same clip, so load swings hit every side
-                outs = {}
-                for k in order:
-                    t = time.perf_counter()
-                    outs[k] = cases[k](y)
-                    tot[k] += time.perf_counter() - t
-                for k, out in outs.items():
-                    diff[k] = max(diff[k], max_rel_diff(out, outs["librosa"]))
-            for k in cases:
-                times[k].append(tot[k])
+        ref = [cases["librosa"](y) for y in clips]
+        diff = {k: max(max_rel_diff(fn(y), r) for y, r in zip(clips, ref)) for k, fn in cases.items()}
+        # A B C rotated round by round (_timing.interleaved), each round every clip: load swings hit every side
+        times = interleaved({k: (lambda fn=fn: [fn(y) for y in clips]) for k, fn in cases.items()}, a.repeats)
         rec = report(f"{name} on {len(clips)} GTZAN clips, {a.threads} thread(s)", times, "librosa",
                      unit_work=len(clips), unit="clips")
         rec["max_rel_diff_to_librosa"] = diff
         print(f"{name} | max relative difference to librosa: "
               + ", ".join(f"{k} {v:.2g}" for k, v in diff.items() if k != "librosa"))
         record["features"][name] = rec
+        ours, peer = (rec["summary"][k]["median"] / len(clips) for k in ("mirbench", "librosa"))
+        per_round = rec["ratio_to_baseline"]["mirbench"]["median"]
+        headlines.append(headline(HEADLINE[name], ours, "librosa", peer, ">= 1.0x librosa", ours <= peer,
+                                  note=f"s per clip; median per-round time ratio {per_round:.2f}x"))
+    record["headline"] = headlines
     write(record, "features_vs_librosa", a.out)
     return 0
 

@@ -12,7 +12,7 @@ One :meth:`partial_fit` on a mini-batch of M songs (of a corpus of J):
   4. sufficient statistics (one GEMM), scaled by ``J / M``;
   5. sequential global updates, each blended with ``rho_t = (tau0 + t)^-kappa``:
      corpus sticks, then gamma, then the Gaussian-Wishart atoms.
-Hyper-parameters (docs/protocols.md#kim-hdpgmm): K=256, T=32, tau0=64, kappa=0.6, batch 1024 songs, e-step tol 1e-6
+Hyper-parameters (:class:`.config.HDPGMMConfig`, docs/protocols.md#kim-hdpgmm): K=256, T=32, tau0=64, kappa=0.6, batch 1024 songs, e-step tol 1e-6
 (<= 1000 steps), eta0 = 0.1, nu0 = D+2, beta0 = 2, s1=s2=g1=g2=1, per-song alpha0, random hard-assignment init.
 Two departures, both switchable: E-steps start from each song's top-T atoms (``e_step_start``;
 the reference starts from random responsibilities, which on our toys needs 2-7x more sweeps and
@@ -21,11 +21,13 @@ can stall in worse local optima), and global blending is in natural parameters (
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 import torch
 from torch import nn
 
+from .config import HDPGMMConfig
 from .estep import e_step, local_elbo
 from .likelihood import derive, expected_loglik, loglik_coefficients, nw_elbo_term
 from .linalg import exp_flush, n_quad_features, triu_indices
@@ -48,39 +50,20 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 class OnlineHDPGMM(nn.Module):
     """HDPGMM with online VI. ``x`` batches are padded ``(M, L, D)`` with a bool ``mask`` ``(M, L)``."""
 
-    def __init__(
-        self,
-        dim: int = 52,
-        n_components: int = 256,
-        n_song_components: int = 32,
-        tau0: float = 64.0,
-        kappa: float = 0.6,
-        splash: float = 0.1,
-        e_step_tol: float = 1e-6,
-        e_step_max_iter: int = 1000,
-        e_step_start: str = "top_atoms",
-        beta0: float = 2.0,
-        nu0_offset: float = 2.0,
-        s1: float = 1.0,
-        s2: float = 1.0,
-        g1: float = 1.0,
-        g2: float = 1.0,
-        cov_reg: float = 1e-6,
-        compute_dtype: str = "float32",
-        song_chunk: int = 128,
-        frame_chunk: int = 1024,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, config: HDPGMMConfig | None = None, **overrides) -> None:
+        """``config`` (default :class:`HDPGMMConfig`'s values) with any field replaced by ``overrides``."""
         super().__init__()
-        self.dim, self.K, self.T = dim, n_components, n_song_components
-        self.tau0, self.kappa, self.splash = tau0, kappa, splash
-        self.e_step_tol, self.e_step_max_iter, self.e_step_start = e_step_tol, e_step_max_iter, e_step_start
-        self.beta0, self.nu0_offset = beta0, nu0_offset
-        self.s1, self.s2, self.g1, self.g2 = s1, s2, g1, g2
-        self.cov_reg = cov_reg
-        self.compute_dtype = _DTYPES[compute_dtype]
-        self.song_chunk, self.frame_chunk = song_chunk, frame_chunk
-        self.seed = seed
+        self.config = c = replace(config or HDPGMMConfig(), **overrides)
+        self.dim, self.K, self.T = c.dim, c.n_components, c.n_song_components
+        self.tau0, self.kappa, self.splash = c.tau0, c.kappa, c.splash
+        self.e_step_tol, self.e_step_max_iter, self.e_step_start = c.e_step_tol, c.e_step_max_iter, c.e_step_start
+        self.beta0, self.nu0_offset = c.beta0, c.nu0_offset
+        self.s1, self.s2, self.g1, self.g2 = c.s1, c.s2, c.g1, c.g2
+        self.cov_reg = c.cov_reg
+        self.compute_dtype = _DTYPES[c.compute_dtype]
+        self.song_chunk, self.frame_chunk = c.song_chunk, c.frame_chunk
+        self.seed = c.seed
+        n_components, dim, g1, g2 = c.n_components, c.dim, c.g1, c.g2
         f64 = dict(dtype=torch.float64)
         K, D = n_components, dim
         self.register_buffer("m", torch.zeros(K, D, **f64))

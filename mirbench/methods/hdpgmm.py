@@ -20,6 +20,7 @@ import torch
 from lightning.pytorch import LightningModule
 
 from mirbench.data.base import DataInfo
+from mirbench.hdpgmm.config import HDPGMMConfig
 from mirbench.hdpgmm.data import frame_loader, frames_and_mask
 from mirbench.hdpgmm.ovi import OnlineHDPGMM
 from mirbench.hdpgmm.representation import CODE_LOG_EPS, log_features, song_log_representation
@@ -32,38 +33,23 @@ class HDPGMMMethod(LightningModule):
 
     def __init__(
         self,
-        n_components: int = 256,
-        n_song_components: int = 32,
-        dim: int = 52,
-        tau0: float = 64.0,
-        kappa: float = 0.6,
-        splash: float = 0.1,
-        e_step_tol: float = 1e-6,
-        e_step_max_iter: int = 1000,
-        e_step_start: str = "top_atoms",
         init: str = "random_assign",
         whiten: bool = True,
-        beta0: float = 2.0,
-        nu0_offset: float = 2.0,
-        cov_reg: float = 1e-6,
-        compute_dtype: str = "float32",
-        song_chunk: int = 128,
-        frame_chunk: int = 1024,
         log_eps: float = CODE_LOG_EPS,
-        seed: int = 0,
         data_info: DataInfo | None = None,
+        **hparams,
     ) -> None:
+        """``init``: initial atoms (``"random_assign"``, the reference, or ``"kmeans++"``); ``whiten``: frame
+        whitening before the model; ``log_eps``: the representation's floor; ``hparams``: the fields of
+        :class:`mirbench.hdpgmm.config.HDPGMMConfig` (YAML ``model.init_args.<field>``, s1/s2/g1/g2 included),
+        ``dim`` taken from ``data_info`` when it has an input shape."""
         super().__init__()
         if data_info is not None and data_info.input_shape:
-            dim = int(data_info.input_shape[-1])
+            hparams["dim"] = int(data_info.input_shape[-1])
         self.save_hyperparameters(ignore=["data_info"])
         self.automatic_optimization = False
-        self.model = OnlineHDPGMM(
-            dim=dim, n_components=n_components, n_song_components=n_song_components, tau0=tau0, kappa=kappa,
-            splash=splash, e_step_tol=e_step_tol, e_step_max_iter=e_step_max_iter, e_step_start=e_step_start,
-            beta0=beta0, nu0_offset=nu0_offset, cov_reg=cov_reg, compute_dtype=compute_dtype,
-            song_chunk=song_chunk, frame_chunk=frame_chunk, seed=seed,
-        )
+        self.model = OnlineHDPGMM(HDPGMMConfig(**hparams))
+        dim = self.model.dim
         self.whitener = Whitener(dim) if whiten else None
         self.init, self.log_eps = init, log_eps
 

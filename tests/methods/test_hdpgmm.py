@@ -83,3 +83,19 @@ def test_method_yaml_instantiates(name):
     if name in ("kim", "clmr"):
         opt = model.configure_optimizers()
         assert opt.defaults["weight_decay"] == 1e-6 and opt.defaults["lr"] == {"kim": 1e-3, "clmr": 3e-4}[name]
+
+
+def test_prior_hyperparameters_reach_the_model_from_the_method_and_the_cli_parser():
+    from jsonargparse import ArgumentParser
+
+    from mirbench.hdpgmm.config import HDPGMMConfig
+
+    parser = ArgumentParser()
+    parser.add_class_arguments(HDPGMMMethod, "model")
+    cfg = parser.parse_args(["--model.s1=2.5", "--model.g2=0.5", "--model.splash=0.001", "--model.init=kmeans++"])
+    method = HDPGMMMethod(**cfg.model.as_dict())
+    model = method.model
+    assert (model.s1, model.s2, model.g1, model.g2, model.splash) == (2.5, 1.0, 1.0, 0.5, 0.001)
+    assert model.prior.s1 == 2.5 and model.prior.g2 == 0.5 and method.init == "kmeans++"
+    assert model.config == HDPGMMConfig(s1=2.5, g2=0.5, splash=0.001)
+    assert method.hparams["s1"] == 2.5  # saved for checkpoints

@@ -1,6 +1,6 @@
 """Dim-Sim: human judgements of which of two 3-s MSD clips sounds more like an anchor clip.
 
-Card (full text in ``datasets/dimsim/README.md``):
+Card and parsing in :mod:`mirbench.data.sources.dimsim` (full text in ``datasets/dimsim/README.md``):
 - What: Lee, Bryan, Salamon, Jin & Nam (ICASSP 2020), "Disentangled multidimensional metric learning
   for music similarity". 4,000 sampled triplets, 5-12 annotators each (39,440 raw annotations);
   the clean version keeps the 879 triplets with agreement >= 0.9.
@@ -16,10 +16,8 @@ Card (full text in ``datasets/dimsim/README.md``):
 
 from __future__ import annotations
 
-import csv
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,62 +26,10 @@ from torch.utils.data import Dataset
 
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
-from mirbench.data.msd_lastfm import audio_paths
+from mirbench.data.sources.base import to_table
+from mirbench.data.sources.dimsim import COLUMNS, FILES, POSITIONS, PUBLISHED_ROWS, Clip, load, read_triplets  # noqa: F401
+from mirbench.data.sources.msd_lastfm import audio_paths, missing_audio
 from mirbench.paths import dataset_dir
-
-# Card (mirbench.data.registry discovers the data set from these)
-DATASET_ID = "dimsim"
-DATASET_NAME = "Dim-Sim triplets on 3-s MSD clips (Lee et al. 2020)"
-DATASET_LICENSE = "CC BY-NC 4.0"
-DATASET_URL = "https://zenodo.org/record/3889149"
-DATASET_LAYOUT = "raw-dim-sim.csv, clean-dim-sim.csv (+ the MSD 7digital previews under --audio-root)"
-DATAMODULE = "DimSimDataModule"
-DEFAULT_FEATURE = "logmel_lee2020"
-NEEDS_AUDIO_ROOT = True
-
-FILES = {"clean": "clean-dim-sim.csv", "raw": "raw-dim-sim.csv"}
-POSITIONS = ("anchor", "song1", "song2")
-COLUMNS = (
-    "triplet_id", "anchor_id", "anchor_start_seconds", "anchor_start_samples", "song1_id", "song1_start_seconds",
-    "song1_start_samples", "song2_id", "song2_start_seconds", "song2_start_samples", "sampling_rate",
-    "clip_lengths_seconds", "clip_lengths_samples", "song1_vote", "song2_vote",
-)
-
-
-@dataclass(frozen=True)
-class Clip:
-    track: str  # MSD track id
-    start_samples: int
-    sampling_rate: int
-    length_samples: int
-
-    @property
-    def clip_id(self) -> str:
-        return f"{self.track}@{self.start_samples}"
-
-    @property
-    def offset(self) -> float:
-        return self.start_samples / self.sampling_rate
-
-    @property
-    def duration(self) -> float:
-        return self.length_samples / self.sampling_rate
-
-
-def read_triplets(path: str | os.PathLike) -> tuple[list[tuple[Clip, Clip, Clip]], np.ndarray, list[str]]:
-    """A Dim-Sim CSV -> ``(triplets of clips, votes (n, 2), triplet ids)``."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = set(COLUMNS) - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path} lacks Dim-Sim columns {sorted(missing)}")
-        triplets, votes, ids = [], [], []
-        for r in reader:
-            sr, n = int(float(r["sampling_rate"])), int(float(r["clip_lengths_samples"]))
-            triplets.append(tuple(Clip(r[f"{p}_id"], int(float(r[f"{p}_start_samples"])), sr, n) for p in POSITIONS))
-            votes.append((float(r["song1_vote"]), float(r["song2_vote"])))
-            ids.append(r["triplet_id"])
-    return triplets, np.asarray(votes, dtype=np.float64).reshape(-1, 2), ids
 
 
 def triplet_accuracy(anchor: np.ndarray, song1: np.ndarray, song2: np.ndarray, target: np.ndarray,
@@ -120,16 +66,10 @@ class DimSimDataModule(FeatureDataModule):
         self.votes: np.ndarray | None = None
 
     def build_table(self) -> Table:
-        triplets, votes, _ = read_triplets(self.root / FILES[self.version])
-        keep = votes[:, 0] != votes[:, 1]
-        if (~keep).any():
-            warnings.warn(f"dimsim/{self.version}: {int((~keep).sum())} triplets with tied votes are left out", stacklevel=2)
-        clips = sorted({c.clip_id: c for t in triplets for c in t}.items())
-        row = {cid: i for i, (cid, _) in enumerate(clips)}
-        self.triplets = np.array([[row[c.clip_id] for c in t] for t, k in zip(triplets, keep) if k], dtype=np.int64)
-        self.votes = votes[keep]
+        source = load(self.root, self.version)
+        self.triplets, self.votes = source.triplets, source.votes
         self.labels = (self.votes[:, 1] > self.votes[:, 0]).astype(np.int64)
-        return Table(ids=[cid for cid, _ in clips], splits={"test": np.arange(len(clips))})
+        return to_table(source)
 
     def dataset(self, split: str, train: bool | None = None) -> Dataset:
         if split != "test":
@@ -178,7 +118,7 @@ def clip_items(root: Path, audio_root: Path, versions=("clean", "raw"), layout: 
     if not clips:
         raise SystemExit(f"no Dim-Sim CSV ({', '.join(FILES.values())}) under {root}")
     paths = audio_paths(sorted({c.track for c in clips.values()}), root, audio_root, layout)
-    return [AudioItem(cid, str(paths.get(c.track, f"(no audio file for {c.track} under {audio_root})")),
+    return [AudioItem(cid, str(paths.get(c.track, missing_audio(c.track, audio_root))),
                       c.offset, c.duration) for cid, c in sorted(clips.items())]
 
 
@@ -188,8 +128,6 @@ def prepare(args):
     audio_root = Path(args.audio_root) if getattr(args, "audio_root", None) else root / "audio"
     return prepare_items("dimsim", clip_items(root, audio_root), args, "logmel_lee2020")
 
-
-PUBLISHED_ROWS = {"clean": 879, "raw": 4000}
 
 
 def verify(root: str | os.PathLike) -> list[str]:

@@ -1,6 +1,6 @@
 """Echo Nest Taste Profile: (user, song, play count) triplets on MSD songs; item-kNN recommendation.
 
-Card (full text in ``datasets/echonest/README.md``):
+Card and parsing in :mod:`mirbench.data.sources.echonest` (full text in ``datasets/echonest/README.md``):
 - What: McFee, Bertin-Mahieux, Ellis & Lanckriet (2012), "The Million Song Dataset Challenge";
   ``train_triplets.txt`` (tab-separated user, song id, play count; 48,373,586 rows, 1,019,318
   users, 384,546 songs). Songs map to MSD tracks through ``unique_tracks.txt``
@@ -15,95 +15,20 @@ Card (full text in ``datasets/echonest/README.md``):
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse as sp
 
-from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
-from mirbench.data.msd_lastfm import audio_paths, split_file
+from mirbench.data.sources.base import Interactions, Source, to_table
+from mirbench.data.sources.echonest import (MISMATCHES, TRACKS, TRIPLETS, id_maps_root, interactions,  # noqa: F401
+                                            item_audio, keep_items, liang_filter, load_interactions,
+                                            read_mismatches, read_song_to_track)
+from mirbench.data.sources.echonest import interactions as load  # noqa: F401  (the filtered interactions)
+from mirbench.data.sources.echonest import load as load_source
 from mirbench.paths import dataset_dir
-
-# Card (mirbench.data.registry discovers the data set from these)
-DATASET_ID = "echonest"
-DATASET_NAME = "Echo Nest Taste Profile play counts on MSD tracks"
-DATASET_LICENSE = "free for research"
-DATASET_URL = "http://millionsongdataset.com/tasteprofile/"
-DATASET_LAYOUT = "train_triplets.txt, unique_tracks.txt, sid_mismatches.txt (+ MSD previews)"
-DATAMODULE = "EchonestDataModule"
-DEFAULT_FEATURE = "frames_kim2022"
-NEEDS_AUDIO_ROOT = True
-
-TRIPLETS, TRACKS, MISMATCHES = "train_triplets.txt", "unique_tracks.txt", "sid_mismatches.txt"
-_MISMATCH = re.compile(r"<(SO[A-Z0-9]{16}) (TR[A-Z0-9]{16})>")
-
-
-@dataclass
-class Interactions:
-    """Play counts ``matrix`` (users x items, CSR) with the user ids and MSD track ids of its rows/columns."""
-
-    matrix: sp.csr_matrix
-    users: list[str]
-    items: list[str]
-
-
-def read_song_to_track(path: str | os.PathLike) -> dict[str, str]:
-    """``unique_tracks.txt`` -> song id -> track id (the first track listed for a song)."""
-    out: dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parts = line.rstrip("\n").split("<SEP>")
-            if len(parts) >= 2:
-                out.setdefault(parts[1], parts[0])
-    return out
-
-
-def read_mismatches(path: str | os.PathLike) -> set[str]:
-    """Song ids of ``sid_mismatches.txt`` (song-track pairs known to be wrong)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return {m.group(1) for line in f for m in [_MISMATCH.search(line)] if m}
-
-
-def load_interactions(triplets: str | os.PathLike, song_to_track: dict[str, str], drop_songs: set[str] = frozenset()) -> Interactions:
-    """Read ``train_triplets.txt`` (user \\t song \\t count) into a users x tracks matrix.
-
-    Songs in ``drop_songs`` or without a track are left out; counts of songs mapping to the same
-    track are summed.
-    """
-    import pandas as pd
-
-    df = pd.read_csv(triplets, sep="\t", header=None, names=["user", "song", "count"],
-                     dtype={"user": str, "song": str, "count": np.int64}, engine="c")
-    df = df[~df["song"].isin(drop_songs)]
-    df["track"] = df["song"].map(song_to_track)
-    df = df.dropna(subset=["track"])
-    users, u = np.unique(df["user"].to_numpy(), return_inverse=True)
-    items, i = np.unique(df["track"].to_numpy(), return_inverse=True)
-    mat = sp.csr_matrix((df["count"].to_numpy(), (u, i)), shape=(len(users), len(items)))
-    mat.sum_duplicates()
-    return Interactions(mat, users.tolist(), items.tolist())
-
-
-def liang_filter(x: Interactions, min_user_items: int = 5, min_item_users: int = 0, n_iter: int = 1) -> Interactions:
-    """Frequency filter of Liang et al. (2018) as run by Kim & Liem: items first, then users, ``n_iter`` passes."""
-    mat, users, items = x.matrix.tocsr(), np.asarray(x.users), np.asarray(x.items)
-    for _ in range(n_iter):
-        keep_items = np.asarray((mat > 0).sum(0)).ravel() >= min_item_users
-        mat, items = mat[:, keep_items], items[keep_items]
-        keep_users = np.asarray((mat > 0).sum(1)).ravel() >= min_user_items
-        mat, users = mat[keep_users], users[keep_users]
-    return Interactions(mat.tocsr(), users.tolist(), items.tolist())
-
-
-def keep_items(x: Interactions, items: set[str]) -> Interactions:
-    """Restrict to the given tracks (e.g. those with audio features); users left empty are dropped."""
-    cols = np.array([t in items for t in x.items], dtype=bool)
-    mat = x.matrix[:, cols]
-    rows = np.asarray(mat.getnnz(axis=1)) > 0
-    return Interactions(mat[rows].tocsr(), list(np.asarray(x.users)[rows]), list(np.asarray(x.items)[cols]))
 
 
 @dataclass
@@ -149,22 +74,6 @@ def user_holdout_split(mat: sp.csr_matrix, valid_ratio: float = 0.1, test_ratio:
     return UserSplit(users["train"], users["valid"], users["test"], *parts["valid"], *parts["test"])
 
 
-def id_maps_root(root: Path) -> Path:
-    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (the Taste Profile copy) when it
-    has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are ``<MSD id>.<ext>``."""
-    for cand in (Path(root), dataset_dir("msd_lastfm", None)):
-        if split_file(cand, "MSD_id_to_7D_id.pkl").is_file():
-            return cand
-    return Path(root)
-
-
-def load(root: Path, min_user_items: int = 5, min_item_users: int = 0, n_iter: int = 1) -> Interactions:
-    """The filtered interactions of a Taste Profile copy under ``root``."""
-    drop = read_mismatches(root / MISMATCHES) if (root / MISMATCHES).is_file() else set()
-    x = load_interactions(root / TRIPLETS, read_song_to_track(root / TRACKS), drop)
-    return liang_filter(x, min_user_items, min_item_users, n_iter)
-
-
 class EchonestDataModule(FeatureDataModule):
     """Taste Profile items (MSD tracks with cached features) and their play-count matrix.
 
@@ -182,23 +91,21 @@ class EchonestDataModule(FeatureDataModule):
         super().__init__(root=root, feature=feature, **kwargs)
         self.min_user_items = min_user_items
         self.audio_root = Path(audio_root) if audio_root else self.root / "audio"
-        self._interactions: Interactions | None = None
+        self._source: Source | None = None
+
+    @property
+    def source(self) -> Source:
+        if self._source is None:
+            have = set(self.cache.ids()) if self.cache is not None else None
+            self._source = load_source(self.root, self.min_user_items, have, self.audio_root)
+        return self._source
 
     @property
     def interactions(self) -> Interactions:
-        if self._interactions is None:
-            x = load(self.root, self.min_user_items)
-            have = set(self.cache.ids()) if self.cache is not None else set(x.items)
-            self._interactions = keep_items(x, have)
-        return self._interactions
+        return self.source.plays
 
     def build_table(self) -> Table:
-        items = self.interactions.items
-        audio = []
-        if self.audio_root.is_dir():
-            paths = audio_paths(items, id_maps_root(self.root), self.audio_root)
-            audio = [AudioItem(t, str(paths.get(t, f"(no audio file for {t} under {self.audio_root})"))) for t in items]
-        return Table(ids=list(items), splits={"all": np.arange(len(items))}, audio=audio)
+        return to_table(self.source)
 
     def user_split(self, seed: int = 0, **kwargs) -> UserSplit:
         return user_holdout_split(self.interactions.matrix, seed=seed, **kwargs)
@@ -211,9 +118,7 @@ def prepare(args):
     """``mirbench prepare echonest --root DIR --audio-root MSD_AUDIO``: features of every filtered item."""
     root = dataset_dir("echonest", args.root)
     audio_root = Path(args.audio_root) if getattr(args, "audio_root", None) else root / "audio"
-    x = load(root)
-    paths = audio_paths(x.items, id_maps_root(root), audio_root)
-    items = [AudioItem(t, str(paths.get(t, f"(no audio file for {t} under {audio_root})"))) for t in x.items]
+    items = item_audio(interactions(root).items, root, audio_root)
     return prepare_items("echonest", items, args, "frames_kim2022")
 
 

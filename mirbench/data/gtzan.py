@@ -1,6 +1,6 @@
 """GTZAN genre collection: 1,000 excerpts of 30 s, 10 genres x 100, 22,050 Hz mono 16-bit.
 
-Card (full text in ``datasets/gtzan/README.md``):
+Card and parsing in :mod:`mirbench.data.sources.gtzan` (full text in ``datasets/gtzan/README.md``):
 - What: Tzanetakis & Cook (2002), "Musical genre classification of audio signals", IEEE TSAP.
 - Layout: ``genres/<genre>/<genre>.000NN.au`` (original release; ``.wav`` conversions also read).
 - Source: http://opihi.cs.uvic.ca/sound/genres.tar.gz (now offline; archive mirrors), 1.2 GB.
@@ -16,52 +16,13 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from mirbench.audio.prepare import AudioItem, add_notes
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
+from mirbench.data.sources.base import to_table
+from mirbench.data.sources.gtzan import (ARCHIVE_SHA256, ARCHIVE_URL, AUDIO_EXTS, GENRES, SPLIT_KINDS,  # noqa: F401
+                                         find_tracks, genre_of, genres_dir, load, stratified_split)
+from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split
 from mirbench.paths import dataset_dir
-from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split, present_only
-
-GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
-AUDIO_EXTS = (".au", ".wav", ".flac")
-ARCHIVE_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
-
-DATASET_ID = "gtzan"
-DATASET_NAME = "GTZAN genres (fault-filtered split)"
-DATASET_LICENSE = "none stated; research use"
-DATASET_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"  # = ARCHIVE_URL (the card is read as literals)
-DATASET_LAYOUT = "genres/<genre>/<genre>.000NN.au, GTZAN_split/{train,valid,test}_filtered.txt"
-DATAMODULE = "GTZANDataModule"
-DEFAULT_FEATURE = "frames_kim2022"
-NEEDS_AUDIO_ROOT = False
-# sha256 of genres.tar.gz as pinned by torchaudio.datasets.GTZAN
-ARCHIVE_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
-
-
-def genres_dir(root: str | os.PathLike) -> Path:
-    """``root/genres`` or ``root`` itself when it already holds the genre folders."""
-    root = Path(root)
-    return root / "genres" if (root / "genres").is_dir() else root
-
-
-def find_tracks(root: str | os.PathLike) -> dict[str, Path]:
-    """``{track_id: path}`` of the excerpts on disk (``blues.00000`` -> ``genres/blues/blues.00000.au``).
-
-    Files that do not follow the ``<genre>/<genre>.000NN.<ext>`` naming are ignored; where a track
-    exists in several formats the first of ``.au``, ``.wav``, ``.flac`` is taken.
-    """
-    base = genres_dir(root)
-    found: dict[str, Path] = {}
-    for genre in GENRES:
-        for ext in AUDIO_EXTS:
-            for p in sorted((base / genre).glob(f"{genre}.000[0-9][0-9]{ext}")):
-                found.setdefault(p.name[: -len(ext)], p)
-    return dict(sorted(found.items()))
-
-
-def genre_of(track_id: str) -> str:
-    return track_id.split(".")[0]
 
 
 def audio_items(root: str | os.PathLike) -> list[AudioItem]:
@@ -103,21 +64,6 @@ def prepare(args):
     return add_notes(prepare_items("gtzan", items, args, "frames_kim2022"), notes)
 
 
-def stratified_split(track_ids: list[str], fractions=(0.5, 0.25, 0.25), seed: int = 0) -> dict[str, list[str]]:
-    """A seeded per-genre split (for subsets such as gtzan_mini, which the published split barely covers)."""
-    rng = np.random.default_rng(seed)
-    out = {"train": [], "valid": [], "test": []}
-    for genre in GENRES:
-        ids = [t for t in track_ids if genre_of(t) == genre]
-        ids = [ids[i] for i in rng.permutation(len(ids))]
-        n_tr = int(round(fractions[0] * len(ids)))
-        n_va = int(round(fractions[1] * len(ids)))
-        out["train"] += ids[:n_tr]
-        out["valid"] += ids[n_tr : n_tr + n_va]
-        out["test"] += ids[n_tr + n_va :]
-    return out
-
-
 class GTZANDataModule(FeatureDataModule):
     """GTZAN genre classification from cached features; ``label`` = genre index in :data:`GENRES`.
 
@@ -132,31 +78,13 @@ class GTZANDataModule(FeatureDataModule):
     def __init__(self, root: str | None = None, split: str = "filtered", split_dir: str | None = None,
                  seed: int = 0, feature: str = "frames_kim2022", **kwargs):
         super().__init__(root=root, feature=feature, **kwargs)
-        if split not in ("filtered", "stratified"):
+        if split not in SPLIT_KINDS:
             raise ValueError(f"split must be 'filtered' or 'stratified', got {split!r}")
         self.split, self.seed = split, seed
         self.split_dir = Path(split_dir) if split_dir else self.root / "GTZAN_split"
 
     def build_table(self) -> Table:
-        tracks = find_tracks(self.root)
-        if not tracks:
-            raise FileNotFoundError(f"no GTZAN excerpts (genres/<genre>/<genre>.000NN.au|wav) under {self.root}")
-        if self.split == "filtered":
-            if not (self.split_dir / "train_filtered.txt").is_file():
-                raise FileNotFoundError(
-                    f"GTZAN split lists not found in {self.split_dir}: get GTZAN_split/ from "
-                    "github.com/jongpillee/music_dataset_split and pass split_dir, or use split='stratified'"
-                )
-            lists = present_only(gtzan_split(self.split_dir), tracks, f"GTZAN split lists in {self.split_dir}",
-                                 stacklevel=4)
-        else:
-            lists = stratified_split(list(tracks), seed=self.seed)
-        ids = sorted({t for ts in lists.values() for t in ts} & set(tracks))
-        row = {t: i for i, t in enumerate(ids)}
-        splits = {s: [row[t] for t in ts if t in row] for s, ts in lists.items()}
-        labels = np.array([GENRES.index(genre_of(t)) for t in ids], dtype=np.int64)
-        audio = [AudioItem(t, str(tracks[t])) for t in ids]
-        return Table(ids=ids, splits=splits, audio=audio, labels=labels)
+        return to_table(load(self.root, self.split, self.split_dir, self.seed))
 
     def info_fields(self) -> dict:
         return {"class_names": GENRES}

@@ -59,7 +59,7 @@ def write_mtat_annotations(path: str | os.PathLike, clip_ids: list[int], mp3_pat
 
 def write_dimsim_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
     """A Dim-Sim CSV; each row gives ids, start seconds and votes; samples are derived at 22,050 Hz."""
-    from mirbench.data.dimsim import COLUMNS
+    from mirbench.data.sources.dimsim import COLUMNS
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

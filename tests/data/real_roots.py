@@ -6,7 +6,9 @@ dozen tracks (the other 28,423 test tracks have no audio, as on a partial copy).
 GTZAN-mini excerpts (``../shared/data/gtzan_mini``) as ``genres/<genre>/<id>.wav`` with the real
 ``GTZAN_split`` lists. ``DATA/mtat``: ``annotations_final.csv`` in its real format and the split pickles for
 a few clips of the real split, with 16-kHz MP3s. ``DATA/echonest``: ``train_triplets.txt``,
-``unique_tracks.txt`` and ``sid_mismatches.txt`` over the MSD tracks of ``DATA/msd_lastfm``.
+``unique_tracks.txt`` and ``sid_mismatches.txt`` over the MSD tracks of ``DATA/msd_lastfm``. ``DATA/dimsim``:
+both Dim-Sim CSVs over a few of those tracks (one tied vote). ``DATA/yt8m``: frame-level YouTube-8M TFRecords
+(music videos and a distractor) with their features extracted as ``mirbench prepare yt8m_mv`` does.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mirbench.data.realformat import (write_lastfm_db, write_mtat_annotations, write_pickle, write_py2_list,
-                                      write_taste_profile)
+from mirbench.data.realformat import (write_dimsim_csv, write_lastfm_db, write_mtat_annotations, write_pickle,
+                                      write_py2_list, write_taste_profile, write_yt8m)
 from mirbench.data.splits import load_py2_pickle, mtat_split, read_lines
 
 N_TRAIN, N_VALID, N_TEST = 24, 8, 12
@@ -117,3 +119,40 @@ def write_echonest_root(data: Path, tracks: list[str], n_users: int = 60, seed: 
             triplets.append((f"{u + 1:040x}", songs[s], int(rng.integers(1, 30))))
     rows = [(t, s, "Artist", "Title") for t, s in zip(tracks, songs)]
     return write_taste_profile(data / "echonest", triplets, rows, [(songs[-1], tracks[-1])])
+
+
+def write_dimsim_root(data: Path, tracks: list[str]) -> Path:
+    """``data/dimsim``: clean and raw CSVs of 4 triplets over ``tracks[:4]`` (the raw one has a tied vote)."""
+    a, b, c, d = tracks[:4]
+    clean = [dict(anchor_id=a, anchor_start_seconds=1.0, song1_id=b, song1_start_seconds=2.5, song2_id=c,
+                  song2_start_seconds=4.0, song1_vote=1, song2_vote=0),
+             dict(anchor_id=a, anchor_start_seconds=3.0, song1_id=c, song1_start_seconds=0.0, song2_id=d,
+                  song2_start_seconds=2.0, song1_vote=0, song2_vote=1),
+             dict(anchor_id=d, anchor_start_seconds=0.5, song1_id=a, song1_start_seconds=1.0, song2_id=b,
+                  song2_start_seconds=2.5, song1_vote=1, song2_vote=0)]
+    raw = [dict(r, song1_vote=v1, song2_vote=v2) for r, (v1, v2) in zip(clean, [(7, 2), (3, 3), (1, 9)])]
+    root = data / "dimsim"
+    write_dimsim_csv(root / "clean-dim-sim.csv", clean)
+    write_dimsim_csv(root / "raw-dim-sim.csv", raw)
+    return root
+
+
+def write_yt8m_root(data: Path, music: int = 14) -> Path:
+    """``data/yt8m``: a vocabulary, frame-level train/validate TFRecords (6 + 8 music videos, one distractor)
+    and their extracted features (``features/yt8m``)."""
+    from mirbench.data.yt8m_musicvideo import extract
+
+    rng = np.random.default_rng(3)
+    root = data / "yt8m"
+    root.mkdir(parents=True)
+    (root / "vocabulary.csv").write_text("Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl\n"
+                                         f"0,100,/m/03bt1gh,Game,x\n{music},50,/m/064t9,Music video,y\n")
+
+    def videos(n: int, prefix: str) -> list[dict]:
+        return [{"id": f"{prefix}{k:03d}", "labels": [music] if k else [0], "audio": rng.uniform(-1, 1, (4, 128)),
+                 "rgb": rng.uniform(-1, 1, (4, 1024))} for k in range(n)]
+
+    write_yt8m(root / "frame" / "train0000.tfrecord", videos(7, "Tr"), level="frame")
+    write_yt8m(root / "frame" / "validate0000.tfrecord", videos(9, "Va"), level="frame")
+    extract(root, root / "features" / "yt8m", label_index=music, progress=False)
+    return root

@@ -1,17 +1,6 @@
 """Dim-Sim: human judgements of which of two 3-s MSD clips sounds more like an anchor clip.
 
-Card and parsing in :mod:`mirbench.data.sources.dimsim` (full text in ``datasets/dimsim/README.md``):
-- What: Lee, Bryan, Salamon, Jin & Nam (ICASSP 2020), "Disentangled multidimensional metric learning
-  for music similarity". 4,000 sampled triplets, 5-12 annotators each (39,440 raw annotations);
-  the clean version keeps the 879 triplets with agreement >= 0.9.
-- Files: Zenodo record 3889149, ``raw-dim-sim.csv`` and ``clean-dim-sim.csv`` (also JSON). Columns:
-  triplet_id, anchor_id, anchor_start_seconds, anchor_start_samples, song1_id, song1_start_seconds,
-  song1_start_samples, song2_id, song2_start_seconds, song2_start_samples, sampling_rate,
-  clip_lengths_seconds, clip_lengths_samples, song1_vote, song2_vote (raw: vote counts; clean: 0/1).
-  IDs are MSD track ids; the audio is the MSD 7digital previews (not distributed; see msd_lastfm).
-- Licence: CC BY-NC 4.0.
-- Protocol: triplet accuracy, the fraction of triplets where the song with more votes is closer to
-  the anchor in the embedding (ties in distance count as wrong; ties in raw votes are dropped).
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.dimsim`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
 """Echo Nest Taste Profile: (user, song, play count) triplets on MSD songs; item-kNN recommendation.
 
-Card and parsing in :mod:`mirbench.data.sources.echonest` (full text in ``datasets/echonest/README.md``):
-- What: McFee, Bertin-Mahieux, Ellis & Lanckriet (2012), "The Million Song Dataset Challenge";
-  ``train_triplets.txt`` (tab-separated user, song id, play count; 48,373,586 rows, 1,019,318
-  users, 384,546 songs). Songs map to MSD tracks through ``unique_tracks.txt``
-  (``track<SEP>song<SEP>artist<SEP>title``); ``sid_mismatches.txt`` lists song-track pairs the
-  Echo Nest matched wrongly (lines ``ERROR: <SONG TRACK> ...``), which are dropped.
-- Source: http://millionsongdataset.com/tasteprofile/ ; licence: free for research.
-- Protocol (Kim & Liem 2022, following Liang et al. 2018): keep users with >= 5 items (items >= 0,
-  one pass), keep tracks with audio, hold out 10 % validation and 10 % test users, hide 30 % of
-  each held-out user's items; nDCG@500 of item-kNN on the representations.
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.echonest`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """GTZAN genre collection: 1,000 excerpts of 30 s, 10 genres x 100, 22,050 Hz mono 16-bit.
 
-Card and parsing in :mod:`mirbench.data.sources.gtzan` (full text in ``datasets/gtzan/README.md``):
-- What: Tzanetakis & Cook (2002), "Musical genre classification of audio signals", IEEE TSAP.
-- Layout: ``genres/<genre>/<genre>.000NN.au`` (original release; ``.wav`` conversions also read).
-- Source: http://opihi.cs.uvic.ca/sound/genres.tar.gz (now offline; archive mirrors), 1.2 GB.
-- Licence: none stated; research use. Known faults (repetitions, mislabels, distortions): Sturm 2013.
-- Split: the fault-filtered artist split of Kereliuk et al. (2015), 443/197/290 tracks, as
-  ``GTZAN_split/{train,valid,test}_filtered.txt`` of jongpillee/music_dataset_split (MIT); used by
-  Kim & Liem (2022) for the genre probe.
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.gtzan`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,6 @@
 """Million Song Dataset with Last.fm top-50 tags, the split of Lee et al. (ISMIR 2020).
 
-Card and parsing: :mod:`mirbench.data.sources.msd_lastfm` (full text in ``datasets/msd_lastfm/README.md``).
-
-Card:
-- What: 241,889 MSD tracks (30-s 7digital previews) with >= 1 of the 50 most frequent Last.fm tags;
-  tags grouped into 28 genre, 12 mood, 5 instrument and 5 era tags (Lee et al. 2020).
-- Split: jongpillee/music_dataset_split ``MSD_split`` (MIT), derived from keunwoochoi/MSD_split_for_tagging:
-  ``filtered_list_train.cP`` (first 201,680 train, remaining 11,774 valid), ``filtered_list_test.cP``
-  (28,435), Python-2 pickles; tag vectors ``msd_id_to_tag_vector.cP`` or the Last.fm dataset's
-  ``lastfm_tags.db`` (SQLite) with ``50tagList.txt``.
-- Audio: the 7digital previews, not downloadable any more; layout either ``<audio_root>/<path>`` via
-  ``MSD_id_to_7D_id.pkl`` + ``7D_id_to_path.pkl`` (paths like ``8/9/8947470.clip.mp3``) or
-  ``<audio_root>/**/<MSD id>.<ext>``.
-- Licence: MSD metadata and the Last.fm dataset are free for research (labrosa.ee.columbia.edu/millionsong);
-  the previews are 7digital's.
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.msd_lastfm`.
 """
 
 from __future__ import annotations

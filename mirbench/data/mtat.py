@@ -1,14 +1,6 @@
 """MagnaTagATune (MTAT): 25,863 clips of 29 s from 5,405 Magnatune tracks, 188 tags; top-50 auto-tagging.
 
-Card and parsing in :mod:`mirbench.data.sources.mtat` (full text in ``datasets/mtat/README.md``):
-- What: Law, West, Mandel, Bay & Downie (2009), "Evaluation of algorithms using games: the case of
-  music tagging", ISMIR. 16-kHz mono MP3s in 16 folders ``0``..``f``.
-- Files: ``annotations_final.csv`` (tab-separated, quoted: ``clip_id``, 188 binary tag columns,
-  ``mp3_path``), ``mp3.zip.001-003`` (about 3 GB). Source: https://mirg.city.ac.uk/datasets/magnatagatune/.
-- Licence: audio from Magnatune under CC BY-NC-SA 1.0; annotations free for research.
-- Split: Lee et al. (2017, SPL) via jongpillee/music_dataset_split ``MTAT_split`` (MIT):
-  15,244 / 1,529 / 4,332 clips with >= 1 top-50 tag and >= 29.1 s of audio, as pickled lists of
-  ``<dir>/<clip>.npy`` paths; tags = ``top50_tags.txt``. Used by Kim & Liem (2022) (macro ROC-AUC).
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.mtat`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
 """NSynth notes of the ISMIR 2020 metric-learning tutorial: 33 summary features + instrument family.
 
-Card and parsing in :mod:`mirbench.data.sources.nsynth` (full text in ``datasets/nsynth_tutorial/README.md``):
-- What: 1,400 NSynth notes (Engel et al. 2017), 10 instrument families x 140; per note the time-means
-  of 20 MFCCs, 12 chroma_cqt bins and a crude f0 (librosa 0.8): 33 floats, label ``instrument``.
-- Files: ``nsynth_{train,valid,test}.csv``, 1,000 / 200 / 200 rows (100 / 20 / 20 per family); column 0
-  is the NSynth file name. Sizes and SHA-256 in ``datasets/nsynth_tutorial/index.csv``.
-- Source: github.com/bmcfee/ismir2020-metric-learning (McFee, Lee, Nam; commit 77aaed5).
-- Licence: CC0 1.0 (the tutorial repository); NSynth audio CC BY 4.0.
-- Split: the tutorial's: train = train + valid (1,200), test = 200 (docs/protocols.md#tutorial-knn).
-- The one real data set at hand: without a root or ``$MIRBENCH_DATA/nsynth_tutorial`` the data
-  module reads ``mirbench.paths.shared_data_dir() / "nsynth_tutorial"`` (``../shared/data``).
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.nsynth`.
 """
 
 from __future__ import annotations

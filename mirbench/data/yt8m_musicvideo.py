@@ -1,20 +1,6 @@
 """YT8M-MusicVideo: YouTube-8M videos labelled "Music video", as paired audio/visual features.
 
-Card and parsing in :mod:`mirbench.data.sources.yt8m_musicvideo` (full text in ``datasets/yt8m_mv/README.md``):
-- What: the music-video subset of YouTube-8M (Abu-El-Haija et al. 2016) used by Surís et al. (CVPR
-  2022) and Nakatsuka et al. (ISMIR 2024) for music <-> video retrieval. The published subset's
-  video-id lists were not found; we select by the YouTube-8M label "Music video" (``vocabulary.csv``)
-  or by an id list the user provides.
-- Files: YouTube-8M TFRecords (https://research.google.com/youtube8m/), video level (Example:
-  ``id``, ``labels``, ``mean_rgb`` (1024), ``mean_audio`` (128)) or frame level (SequenceExample:
-  context ``id``, ``labels``; per-second ``rgb`` (1024 bytes) and ``audio`` (128 bytes) quantised to
-  uint8, dequantised as x * 4/255 + 4/512 - 2). Read with the ``tfrecord`` package (no TensorFlow).
-- Licence: YouTube-8M features CC BY 4.0.
-- Split: ``train*`` files -> train; ``validate*`` files -> valid or test by a hash of the video id
-  (50/50; our choice); ``test*`` files carry no labels, so only an id list reaches them (-> test).
-  An optional ``groups.csv`` (columns ``id``, ``group``) in the root makes the valid/test hash
-  that of the group, so videos of one group (the renderings of one piece in the embedded score-video
-  set) never straddle valid and test; without it, the split is the per-video one above.
+The datamodule; the data set's card, files and parsing are in :mod:`mirbench.data.sources.yt8m_musicvideo`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
-from mirbench.data.sources.dimsim import COLUMNS, FILES, POSITIONS, PUBLISHED_ROWS, Clip, load, read_triplets  # noqa: F401
+from mirbench.data.sources.dimsim import FILES, PUBLISHED_ROWS, load, read_triplets
 from mirbench.data.sources.msd_lastfm import audio_paths, missing_audio
 from mirbench.paths import dataset_dir
 

@@ -14,9 +14,8 @@ from scipy import sparse as sp
 
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import Interactions, Source, to_table
-from mirbench.data.sources.echonest import (MISMATCHES, TRACKS, TRIPLETS, id_maps_root, interactions,  # noqa: F401
-                                            item_audio, keep_items, liang_filter, load_interactions,
-                                            read_mismatches, read_song_to_track)
+from mirbench.data.sources.echonest import (id_maps_root, interactions, item_audio, keep_items,  # noqa: F401
+                                            liang_filter, load_interactions, read_mismatches, read_song_to_track)
 from mirbench.data.sources.echonest import interactions as load  # noqa: F401  (the filtered interactions)
 from mirbench.data.sources.echonest import load as load_source
 from mirbench.paths import dataset_dir

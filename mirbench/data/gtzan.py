@@ -12,8 +12,8 @@ from pathlib import Path
 from mirbench.audio.prepare import AudioItem, add_notes
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
-from mirbench.data.sources.gtzan import (ARCHIVE_SHA256, ARCHIVE_URL, AUDIO_EXTS, GENRES, SPLIT_KINDS,  # noqa: F401
-                                         find_tracks, genre_of, genres_dir, load, stratified_split)
+from mirbench.data.sources.gtzan import (GENRES, SPLIT_KINDS, find_tracks, genre_of, genres_dir, load,  # noqa: F401
+                                         stratified_split)
 from mirbench.data.splits import GTZAN_SPLIT_SIZES, gtzan_split
 from mirbench.paths import dataset_dir
 

@@ -12,9 +12,8 @@ from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
-from mirbench.data.sources.msd_lastfm import (AUDIO_EXTS, CATEGORIES, ERA_TAGS, INSTRUMENT_TAGS,  # noqa: F401
-                                              MOOD_TAGS, audio_paths, load, missing_audio, split_file,
-                                              tag_category, tags_from_db, tags_from_pickle)
+from mirbench.data.sources.msd_lastfm import (CATEGORIES, audio_paths, load, missing_audio, split_file,  # noqa: F401
+                                              tag_category, tags_from_db)
 from mirbench.data.splits import MSD_TRAIN_SIZE, load_py2_pickle, read_lines
 from mirbench.paths import dataset_dir
 

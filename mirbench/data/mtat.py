@@ -12,8 +12,7 @@ import numpy as np
 
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
-from mirbench.data.sources.mtat import (ANNOTATIONS, BASE_URL, find_audio_root, load, read_annotations,  # noqa: F401
-                                        tag_matrix)
+from mirbench.data.sources.mtat import load, read_annotations, tag_matrix  # noqa: F401
 from mirbench.data.splits import MTAT_SPLIT_SIZES, read_lines
 from mirbench.paths import dataset_dir
 

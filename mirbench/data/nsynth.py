@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mirbench.data.base import DataInfo
 from mirbench.data.checksums import index_path, read_index, verify_index
-from mirbench.data.sources.nsynth import (DATASET_ID, FEATURES, INSTRUMENTS, SPLIT_SIZES, SPLITS,  # noqa: F401
-                                          load, load_split, resolve_root, split_file)
+from mirbench.data.sources.nsynth import (DATASET_ID, FEATURES, INSTRUMENTS, SPLIT_SIZES, SPLITS, load,  # noqa: F401
+                                          load_split, resolve_root)
 
 
 def verify(root: str | os.PathLike) -> list[str]:

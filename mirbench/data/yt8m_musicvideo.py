@@ -21,9 +21,9 @@ from mirbench.data.featuredm import FeatureDataModule, Table, feature_cache_dir
 from mirbench.io import write_text
 from mirbench.paths import dataset_dir
 
-from mirbench.data.sources.yt8m_musicvideo import (CONTEXT, FRAMES, GROUPS, MUSIC_VIDEO, VIDEO_FEATURES,  # noqa: F401
-                                                   VIDEOS, CorruptTFRecordError, _read_videos, dequantize,
-                                                   iter_records, quantize, read_groups, read_vocabulary, split_of)
+from mirbench.data.sources.yt8m_musicvideo import (GROUPS, MUSIC_VIDEO, VIDEOS, CorruptTFRecordError,  # noqa: F401
+                                                   _read_videos, dequantize, iter_records, quantize, read_groups,
+                                                   read_vocabulary, split_of)
 
 
 def extract(root: str | os.PathLike, out_dir: str | os.PathLike, label_index: int | None = None,

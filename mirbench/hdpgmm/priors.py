@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mirbench.hdpgmm.config import HDPGMMConfig
+
 
 @dataclass
 class HyperPriors:
@@ -18,12 +20,12 @@ class HyperPriors:
 
     m0: torch.Tensor  # (D,)
     w0inv: torch.Tensor  # (D, D)
-    beta0: float = 2.0
-    nu0: float = 54.0
-    s1: float = 1.0
-    s2: float = 1.0
-    g1: float = 1.0
-    g2: float = 1.0
+    beta0: float = HDPGMMConfig.beta0  # the defaults are the model's (one place: HDPGMMConfig)
+    nu0: float = HDPGMMConfig.dim + HDPGMMConfig.nu0_offset
+    s1: float = HDPGMMConfig.s1
+    s2: float = HDPGMMConfig.s2
+    g1: float = HDPGMMConfig.g1
+    g2: float = HDPGMMConfig.g2
 
     @property
     def dim(self) -> int:

@@ -3,7 +3,7 @@
 :class:`ScoreVideoDataModule` is :class:`~mirbench.data.yt8m_musicvideo.YT8MMusicVideoDataModule`
 over a build folder: the build is a YouTube-8M copy and ``mirbench prepare yt8m_mv`` 's
 :func:`~mirbench.data.yt8m_musicvideo.extract` caches its features, so every batch has gone
-through the real loader. See :mod:`mirbench.data.scorevideo` for the card.
+through the real loader. The card is in :mod:`mirbench.data.sources.scorevideo`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,6 @@ from mirbench.data.yt8m_musicvideo import MUSIC_VIDEO, YT8MMusicVideoDataModule,
 from mirbench.paths import dataset_dir
 
 log = logging.getLogger(__name__)
-
-DATASET_ID = "scorevideo"
-DATASET_NAME = "embedded score videos (rendered corpus pieces) in YouTube-8M's frame-level layout"
-DATASET_LICENSE = "built here: music21 corpus (BSD; scores public domain) + TimGM6mb soundfont (GPL-2)"
-DATASET_URL = "https://web.mit.edu/music21/"  # the corpus the videos are rendered from
-DATASET_LAYOUT = "vocabulary.csv, frame/{train,validate}NNNN.tfrecord (YouTube-8M frame level), groups.csv, renderings.csv, pieces.csv"
-DATAMODULE = "ScoreVideoDataModule"
-DEFAULT_FEATURE = "yt8m"
 
 FEATURES = Path("features") / "yt8m"
 

@@ -24,7 +24,7 @@ from mirbench.data.splits import gtzan_split, present_only
 DATASET_ID = "gtzan"
 DATASET_NAME = "GTZAN genres (fault-filtered split)"
 DATASET_LICENSE = "none stated; research use"
-DATASET_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"  # = ARCHIVE_URL (the card is read as literals)
+DATASET_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"  # the archive; its checksum is in mirbench.data.download
 DATASET_LAYOUT = "genres/<genre>/<genre>.000NN.au, GTZAN_split/{train,valid,test}_filtered.txt"
 DATAMODULE = "mirbench.data.gtzan.GTZANDataModule"
 DEFAULT_FEATURE = "frames_kim2022"
@@ -32,9 +32,6 @@ NEEDS_AUDIO_ROOT = False
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 AUDIO_EXTS = (".au", ".wav", ".flac")
-ARCHIVE_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
-# sha256 of genres.tar.gz as pinned by torchaudio.datasets.GTZAN
-ARCHIVE_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
 SPLIT_KINDS = ("filtered", "stratified")
 
 

@@ -32,7 +32,6 @@ DATAMODULE = "mirbench.data.mtat.MTATDataModule"
 DEFAULT_FEATURE = "frames_kim2022"
 NEEDS_AUDIO_ROOT = False
 
-BASE_URL = "https://mirg.city.ac.uk/datasets/magnatagatune"
 ANNOTATIONS = "annotations_final.csv"
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from mirbench.audio.decode import SAMPLE_RATE
+
 LEE2020_N_FFT = 1024
 LEE2020_HOP = 512
 LEE2020_N_MELS = 128
@@ -27,6 +29,7 @@ KIM2022_N_FFT = 2048
 KIM2022_HOP = 512
 KIM2022_EPS = 1e-8
 KIM2022_DIM = 52
+KIM2022_N_MELS = 128  # the dB mel the MFCCs and onset strength are read from (librosa default)
 KIM_MEL_N_FFT = 1024  # KIM baseline (musmtl/config.py): n_fft 1024, hop 256, 128 mel bins, dB
 KIM_MEL_HOP = 256
 KIM_MEL_N_MELS = 128
@@ -87,7 +90,7 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     return fb
 
 
-def logmel_lee2020(y: np.ndarray, sr: int = 22050, normalize: bool = False) -> np.ndarray:
+def logmel_lee2020(y: np.ndarray, sr: int = SAMPLE_RATE, normalize: bool = False) -> np.ndarray:
     """Log-compressed magnitude mel spectrogram of Lee et al. 2020, ``(n // 512, 128)`` float32.
 
     S = |STFT| (n_fft 1024 = 23 ms at 22,050 Hz, hop 512 = 50 % overlap, Hann, centred frames),
@@ -115,7 +118,7 @@ def normalize_lee2020(x: np.ndarray) -> np.ndarray:
     return (x - LEE2020_MEAN) / LEE2020_STD
 
 
-def frames_kim2022(y: np.ndarray, sr: int = 22050, eps: float = KIM2022_EPS) -> np.ndarray:
+def frames_kim2022(y: np.ndarray, sr: int = SAMPLE_RATE, eps: float = KIM2022_EPS) -> np.ndarray:
     """52-d frames of Kim & Liem 2022, ``(1 + n // 512, 52)`` float32.
 
     As in their ``audio_process.process_track``: power STFT (n_fft 2048, hop 512) -> mel (128,
@@ -131,7 +134,7 @@ def frames_kim2022(y: np.ndarray, sr: int = 22050, eps: float = KIM2022_EPS) -> 
         raise ValueError(f"audio too short: {len(y)} samples")
     power_t = _frames_magnitude(y, KIM2022_N_FFT, KIM2022_HOP, power=True)
     power = power_t.T  # (bins, frames) frame-major, the order librosa.stft gives chroma_stft
-    mel_db = librosa.power_to_db(_frames_mel(power_t, mel_filterbank(sr, KIM2022_N_FFT, 128))).T
+    mel_db = librosa.power_to_db(_frames_mel(power_t, mel_filterbank(sr, KIM2022_N_FFT, KIM2022_N_MELS))).T
     mfcc = librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=13)
     width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2))  # librosa needs width <= frames, odd
     d1 = librosa.feature.delta(mfcc, order=1, width=max(width, 3))
@@ -141,7 +144,7 @@ def frames_kim2022(y: np.ndarray, sr: int = 22050, eps: float = KIM2022_EPS) -> 
     return np.ascontiguousarray(np.concatenate([mfcc, d1, d2, chroma, onset]).T, dtype=np.float32)
 
 
-def mel_kim2022(y: np.ndarray, sr: int = 22050) -> np.ndarray:
+def mel_kim2022(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     """dB mel spectrogram of the KIM baseline, ``(1 + n // 256, 128)`` float32.
 
     As ``musmtl/utils.py: extract_mel``: ``power_to_db(melspectrogram(y, sr, n_fft=1024, hop_length=256))``
@@ -168,9 +171,11 @@ def segment_frames(x: np.ndarray, n_frames: int = LEE2020_FRAMES) -> np.ndarray:
 
 FEATURES = {"logmel_lee2020": logmel_lee2020, "frames_kim2022": frames_kim2022, "mel_kim2022": mel_kim2022}
 """Feature extractors by name (``mirbench prepare --feature NAME``)."""
+FEATURE_DIMS = {"logmel_lee2020": LEE2020_N_MELS, "frames_kim2022": KIM2022_DIM, "mel_kim2022": KIM_MEL_N_MELS}
+"""Width of each extractor's frames (the last axis of its output)."""
 
 
-def warm_up(*names: str, sr: int = 22050) -> None:
+def warm_up(*names: str, sr: int = SAMPLE_RATE) -> None:
     """Compute the named features (default: all) once on 3 s of noise, in this process, before forking workers.
 
     librosa's numba kernels then compile, and write numba's on-disk cache, once. Workers that compile them at the

@@ -31,12 +31,12 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.cache import FeatureCache
+from mirbench.audio.features import FEATURE_DIMS
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.base import DataInfo
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
 from mirbench.paths import dataset_dir
 
-FEATURE_DIMS = {"logmel_lee2020": 128, "frames_kim2022": 52, "mel_kim2022": 128}
 SPLITS = ("train", "valid", "test")
 SAMPLINGS = ("clips", "triplets")
 

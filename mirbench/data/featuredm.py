@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from mirbench.audio.cache import FeatureCache
 from mirbench.audio.features import FEATURE_DIMS
 from mirbench.audio.prepare import AudioItem
-from mirbench.data.base import DataInfo
+from mirbench.data.base import DataInfo, RetrievalInputs
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
 from mirbench.paths import dataset_dir
 
@@ -236,6 +236,10 @@ class FeatureDataModule(LightningDataModule):
         score auto-tagging for models without tag logits, see :mod:`mirbench.evaluation.lee2020`)."""
         return DataLoader(self.dataset(self.reference_split, train=False), batch_size=self.batch_size, shuffle=False,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def retrieval_inputs(self) -> RetrievalInputs:
+        """The Lee et al. 2020 protocol's input: the test clips and the reference clips (no Dim-Sim triplets)."""
+        return RetrievalInputs(test=self.test_dataloader(), reference=self.reference_dataloader())
 
     # -- arrays for non-gradient protocols ------------------------------------------------
     def summary_arrays(self, split: str, reduce: str = "meanstd") -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

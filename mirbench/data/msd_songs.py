@@ -22,7 +22,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from mirbench.audio.decode import SAMPLE_RATE
-from mirbench.data.base import DataInfo
+from mirbench.data.base import DataInfo, DownstreamInputs
 from mirbench.data.msd_lastfm import MSD_TRAIN_SIZE, MSDLastfmDataModule
 from mirbench.data.song_views import (FeatureSongs, check_train_fraction, check_view_args, index_loader,
                                       learning_subset, song_train_loader, song_view, view_feature_kwargs,
@@ -78,6 +78,10 @@ class MSDSongsDataModule(LightningDataModule):
 
     def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         return song_view(y, self.hparams.view, sr)
+
+    def downstream_inputs(self) -> DownstreamInputs:
+        """The view only: MSD songs carry no probe targets (the probes read the real GTZAN, MTAT and Echonest)."""
+        return DownstreamInputs(view=self.hparams.view, song_from_audio=self.song_from_audio)
 
     @property
     def data_info(self) -> DataInfo:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.decode import SAMPLE_RATE, load_audio
 from mirbench.audio.features import frames_kim2022, mel_kim2022
-from mirbench.hdpgmm.data import CropPairDataset, frame_loader
+from mirbench.data.song_batches import CropPairDataset, frame_loader
 
 VIEWS = ("frames52", "mel", "audio")
 VIEW_FEATURE = {"frames52": "frames_kim2022", "mel": "mel_kim2022", "audio": None}  # None: decoded audio

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.cache import FeatureCache
 from mirbench.audio.prepare import PrepareReport, _write_report
+from mirbench.data.base import DataInfo, PairedInputs
 from mirbench.data.featuredm import FeatureDataModule, Table, feature_cache_dir
 from mirbench.io import write_text
 from mirbench.paths import dataset_dir
@@ -148,9 +149,7 @@ class YT8MMusicVideoDataModule(FeatureDataModule):
         return Table(ids=ids, splits=splits)
 
     @property
-    def data_info(self):
-        from mirbench.data.base import DataInfo
-
+    def data_info(self) -> DataInfo:
         return DataInfo(input_shape=(self.crop_frames, 128) if self.crop_frames else (128,))
 
     def group_names(self) -> list[str]:
@@ -166,6 +165,10 @@ class YT8MMusicVideoDataModule(FeatureDataModule):
     def item_ids(self, split: str) -> list[str]:
         """Video ids of ``split`` in ``item`` order."""
         return [self.table.ids[int(r)] for r in self.split_rows(split)]
+
+    def paired_inputs(self) -> PairedInputs:
+        """The Nakatsuka et al. 2024 protocol's input: the test pairs and their groups (ambiguity unknown)."""
+        return PairedInputs(test=self.test_dataloader(), groups=self.item_groups("test"))
 
     def dataset(self, split: str, train: bool | None = None) -> Dataset:
         self.cache  # opens both caches

@@ -1,6 +1,7 @@
 """The downstream data of the Kim & Liem (ISMIR 2022) protocol: songs with genre labels (GTZAN), tags (MTAT) and
-a listening log (Echonest), from one datamodule (the embedded corpus plays all three roles) or from the real
-data sets (:class:`RealDownstream`, the `real` profile of ``benchmarks/tables/hdpgmm2022.yaml``).
+a listening log (Echonest) from the real data sets (:class:`RealDownstream`, the `real` profile of
+``benchmarks/tables/hdpgmm2022.yaml``); on the embedded corpus the song datamodule's ``downstream_inputs()`` plays
+all three roles.
 
 Real data sets, as in docs/protocols.md#kim-probes, each read in its published layout and with features cached by
 ``mirbench prepare <id> --feature frames_kim2022`` (``mel_kim2022`` for the KIM rows; the CLMR rows decode audio):
@@ -12,40 +13,13 @@ Real data sets, as in docs/protocols.md#kim-probes, each read in its published l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse as sp
+
+from mirbench.data.base import DownstreamSet
 
 SPLITS = ("train", "valid", "test")
-
-
-@dataclass
-class Downstream:
-    """Songs of one data set and what the protocols read (``None``: the data set has no such targets)."""
-
-    name: str
-    songs: Sequence
-    split: np.ndarray | None = None  # (J,) train/valid/test: the genre and tagging probes' predefined folds
-    labels: np.ndarray | None = None  # (J,) int: one genre per song
-    tags: np.ndarray | None = None  # (J, T) {0, 1}
-    plays: sp.csr_matrix | None = None  # (U, J) listening log
-    tag_names: tuple[str, ...] = ()
-    tag_categories: tuple[str, ...] = ()
-
-
-def datamodule_downstream(dm) -> Downstream:
-    """Everything from one songs datamodule (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule`)."""
-    if not callable(getattr(dm, "songs", None)):
-        raise TypeError(f"{type(dm).__name__} has no songs(): the Kim & Liem protocol reads a songs datamodule "
-                        "(CorpusSongsDataModule, or the `real` profile's RealDownstream); for the genre probe on GTZAN "
-                        "excerpts run `mirbench evaluate --protocol kimliem2022 --data gtzan --checkpoint CKPT`")
-    info = getattr(dm, "data_info", None)
-    return Downstream(name=type(dm).__name__, songs=dm.songs(), split=np.asarray(dm.song_splits()),
-                      labels=dm.song_genres()[0], tags=dm.song_tags(), plays=dm.interactions(),
-                      tag_names=tuple(getattr(info, "tag_names", ())),
-                      tag_categories=tuple(getattr(info, "tag_categories", ())))
 
 
 def _split_songs(dm, view: str):
@@ -78,30 +52,30 @@ class RealDownstream:
     echonest_audio_root: str | None = None
     echonest_min_user_items: int = 5
 
-    def load(self, view: str) -> dict[str, Downstream]:
+    def load(self, view: str) -> dict[str, DownstreamSet]:
         """``{"genre": GTZAN, "tags": MTAT, "recommendation": Echonest}`` in ``view``."""
         return {"genre": self.gtzan(view), "tags": self.mtat(view), "recommendation": self.echonest(view)}
 
-    def gtzan(self, view: str) -> Downstream:
+    def gtzan(self, view: str) -> DownstreamSet:
         from mirbench.data.gtzan import GTZANDataModule
         from mirbench.data.song_views import view_feature_kwargs
 
         dm = GTZANDataModule(root=self.gtzan_root, split=self.gtzan_split, split_dir=self.gtzan_split_dir,
                              **view_feature_kwargs(view))
         songs, split = _split_songs(dm, view)
-        return Downstream(name="gtzan", songs=songs, split=split, labels=dm.table.labels[songs.rows])
+        return DownstreamSet(name="gtzan", songs=songs, split=split, labels=dm.table.labels[songs.rows])
 
-    def mtat(self, view: str) -> Downstream:
+    def mtat(self, view: str) -> DownstreamSet:
         from mirbench.data.mtat import MTATDataModule
         from mirbench.data.song_views import view_feature_kwargs
 
         dm = MTATDataModule(root=self.mtat_root, split_dir=self.mtat_split_dir, **view_feature_kwargs(view))
         songs, split = _split_songs(dm, view)
         names = tuple(dm.tag_names)
-        return Downstream(name="mtat", songs=songs, split=split, tags=dm.table.tags[songs.rows], tag_names=names,
+        return DownstreamSet(name="mtat", songs=songs, split=split, tags=dm.table.tags[songs.rows], tag_names=names,
                           tag_categories=("",) * len(names))  # MTAT tags have no categories
 
-    def echonest(self, view: str) -> Downstream:
+    def echonest(self, view: str) -> DownstreamSet:
         """Items with features (or, on audio, with a file); users left without items are dropped."""
         from mirbench.data.echonest import EchonestDataModule
         from mirbench.data.song_views import FeatureSongs, view_feature_kwargs
@@ -111,4 +85,4 @@ class RealDownstream:
         songs = FeatureSongs.of_split(dm, "all", view)
         plays = dm.interactions.matrix.tocsc()[:, songs.rows].tocsr()
         plays = plays[np.asarray(plays.getnnz(axis=1)) > 0]
-        return Downstream(name="echonest", songs=songs, plays=plays)
+        return DownstreamSet(name="echonest", songs=songs, plays=plays)

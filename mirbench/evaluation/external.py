@@ -16,12 +16,14 @@ Item ids: corpus tracks/songs ``T00012`` (a clip of it ``T00012/0``, its clips n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mirbench.audio.decode import SAMPLE_RATE  # every audio input here: mono, float32 in [-1, 1]
+from mirbench.data.base import DownstreamInputs, RetrievalInputs
 
 
 class EmbeddingError(ValueError):
@@ -186,14 +188,9 @@ class ClipIds:
         for batch in loader:
             yield {**batch, "x": torch.as_tensor(batch["clip"])}
 
-    def test_dataloader(self):
-        return self._ids(self.dm.test_dataloader())
-
-    def reference_dataloader(self):
-        return self._ids(self.dm.reference_dataloader())
-
-    def dimsim_triplets(self):
-        return self.dm.dimsim_triplets()
+    def retrieval_inputs(self) -> RetrievalInputs:
+        inputs = self.dm.retrieval_inputs()
+        return replace(inputs, test=self._ids(inputs.test), reference=self._ids(inputs.reference))
 
 
 def corpus_clip_ids(dm) -> tuple[list[str], list[str]]:
@@ -213,26 +210,15 @@ class SongIds:
 
     def __init__(self, dm) -> None:
         self.dm = dm
-        self.hparams = dm.hparams
 
     @property
     def data_info(self):
         return self.dm.data_info
 
-    def songs(self) -> list[int]:
-        return [int(j) for j in self.dm.song_indices()]
-
-    def song_splits(self):
-        return self.dm.song_splits()
-
-    def song_genres(self):
-        return self.dm.song_genres()
-
-    def song_tags(self):
-        return self.dm.song_tags()
-
-    def interactions(self):
-        return self.dm.interactions()
+    def downstream_inputs(self) -> DownstreamInputs:
+        inputs = self.dm.downstream_inputs()
+        ids = replace(inputs.genre, songs=[int(j) for j in self.dm.song_indices()])  # the corpus: one set, 3 roles
+        return replace(inputs, genre=ids, tags=ids, recommendation=ids)
 
 
 def corpus_song_ids(dm) -> list[str]:

@@ -6,12 +6,11 @@ Contract:
 - the LightningModule implements ``embed(songs) -> (J, d)`` numpy (songs as the datamodule's view gives
   them) and a ``test_step`` (a no-op is fine); optionally ``responsibilities(songs) -> (J, K)`` (HDPGMM:
   the song-component matrix, saved for the interpretability table);
-- the datamodule (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule` or one shaped like it)
-  provides ``songs()``, ``song_splits()`` (train/valid/test), ``song_genres() -> (labels, names)``,
-  ``song_tags() -> (J, T)``, ``interactions() -> (U, J)`` CSR, ``data_info`` and
-  ``song_from_audio(y) -> song`` (the current view of a mono 22,050-Hz waveform);
-- with ``real`` (the `real` profile) the datamodule (e.g. :class:`mirbench.data.msd_songs.MSDSongsDataModule`)
-  only needs ``hparams.view`` and ``song_from_audio``: the three columns read the real GTZAN, MTAT and
+- the datamodule provides ``downstream_inputs()`` (:class:`mirbench.data.base.DownstreamInputs`): its view,
+  ``song_from_audio(y)`` (that view of a mono 22,050-Hz waveform) and the songs of the three probes with their
+  targets (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule`: one set of songs plays all three roles);
+- with ``real`` (the `real` profile) only the view and ``song_from_audio`` are read (e.g.
+  :class:`mirbench.data.msd_songs.MSDSongsDataModule`): the three columns read the real GTZAN, MTAT and
   Echonest in that view (:mod:`mirbench.evaluation.downstream`).
 
 Columns (metric keys logged as ``test/<name>``):
@@ -22,7 +21,7 @@ Columns (metric keys logged as ``test/<name>``):
   (MTAT's role);
 - ``echonest_ndcg500``: item-kNN nDCG@500 (:func:`.itemknn.itemknn_ndcg`, 5 user splits) on the
   datamodule's listening log (Echonest's role; on the corpus a *simulated* log);
-- ``gtzan_mini_macro_f1`` (when ``<shared data>/gtzan_mini`` exists): the 100 real GTZAN excerpts
+- ``gtzan_mini_macro_f1`` (``gtzan_mini=True``; a missing folder is an error): the 100 real GTZAN excerpts
   (10 per genre, 30 s) decoded, put in the method's view, embedded, and the genre probe run on a
   deterministic per-genre split (:func:`mirbench.data.gtzan.stratified_split`, seed 0: 5 train / 2 valid /
   3 test excerpts per genre, 50 / 20 / 30 in all). 30 test excerpts: one excerpt moves macro-F1 by
@@ -43,7 +42,8 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from mirbench.evaluation.downstream import Downstream, RealDownstream, datamodule_downstream
+from mirbench.data.base import DownstreamInputs, DownstreamSet, protocol_inputs
+from mirbench.evaluation.downstream import RealDownstream
 from mirbench.evaluation.genre_probe import genre_probe, macro_f1_replicates
 from mirbench.evaluation.itemknn import itemknn_ndcg
 from mirbench.evaluation.tagging_probe import tagging_probe
@@ -138,7 +138,7 @@ def _embed(model, songs) -> np.ndarray:
     return emb
 
 
-def save_song_components(path: str | Path, song_comp: np.ndarray, data: Downstream) -> Path:
+def save_song_components(path: str | Path, song_comp: np.ndarray, data: DownstreamSet) -> Path:
     """Write the song-component matrix ``(J, K)`` with the songs' tags (and split) to an ``.npz``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,15 +174,20 @@ def evaluate_items(
     ``real``: the genre, tag and recommendation columns on the real GTZAN, MTAT and Echonest (in the
     datamodule's ``view``) instead of the datamodule's own songs."""
     t0 = time.perf_counter()
-    dm = datamodule
-    if real is None:
-        genre = tags = rec = datamodule_downstream(dm)
-    else:
-        parts = real.load(dict(dm.hparams)["view"])
+    inputs: DownstreamInputs = protocol_inputs(
+        datamodule, "downstream", hint="a songs datamodule (CorpusSongsDataModule; MSDSongsDataModule with `real`); "
+        "for the genre probe on GTZAN excerpts run `mirbench evaluate --protocol kimliem2022 --data gtzan --checkpoint CKPT`")
+    if real is not None:
+        parts = real.load(inputs.view)
         genre, tags, rec = parts["genre"], parts["tags"], parts["recommendation"]
+    else:
+        genre, tags, rec = inputs.genre, inputs.tags, inputs.recommendation
+        if genre is None or tags is None or rec is None:
+            raise ValueError(f"{type(datamodule).__name__}'s songs carry no genre, tag or listening targets: give "
+                             "real=RealDownstream(...) (the `real` profile) for the probes on GTZAN, MTAT and Echonest")
     embedded: dict[int, np.ndarray] = {}
 
-    def emb(data: Downstream) -> np.ndarray:  # each data set embedded once
+    def emb(data: DownstreamSet) -> np.ndarray:  # each data set embedded once
         if id(data) not in embedded:
             embedded[id(data)] = _embed(model, data.songs)
         return embedded[id(data)]
@@ -205,10 +210,13 @@ def evaluate_items(
     out["test/echonest_ndcg500"] = r.ndcg
     out["valid/echonest_ndcg500"] = float(np.mean([v[k] for v, k in zip(r.valid, r.best_k)]))
 
-    root = gtzan_mini_root(gtzan_mini_dir) if gtzan_mini else None
-    if root is not None:
-        view = f"{type(dm).__name__}:{dict(getattr(dm, 'hparams', {})).get('view', '')}"
-        g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, dm.song_from_audio, gtzan_mini_per_genre)
+    if gtzan_mini:
+        root = gtzan_mini_root(gtzan_mini_dir)
+        if root is None:
+            raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {gtzan_mini_dir or shared_data_dir() / 'gtzan_mini'}; "
+                                    "give gtzan_mini_dir, or set gtzan_mini: false to leave the column out")
+        view = f"{type(datamodule).__name__}:{inputs.view}"
+        g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, inputs.song_from_audio, gtzan_mini_per_genre)
         gm, gm_reps = gtzan_genre_items(model, g_songs, g_labels, g_split, genre_n_iter, seed, n_jobs)
         out.update(gm)
         reps.update(gm_reps)

@@ -8,12 +8,11 @@ Contract (any method, any datamodule):
   (classification / proxy models: AUC from the track-mean logits), and ``subspaces() ->
   {category: slice}`` (disentangled models: the masked block of each category). It needs a
   ``test_step`` (which may do nothing) for ``Trainer.test`` to run;
-- the datamodule provides ``test_dataloader()`` (dict batches ``x``, ``tags`` ``(B, T)``, ``track``
-  ``(B,)``; deterministic order), ``data_info`` (:class:`mirbench.data.base.DataInfo` with
-  ``tag_categories`` and ``categories``), ``reference_dataloader()`` (clips of the split whose track
-  centroids score tags for models without ``tag_logits``; falls back to ``val_dataloader()`` with a
-  warning), and optionally ``dimsim_triplets() -> {"anchor", "song1", "song2", "song1_vote",
-  "song2_vote"}`` (clip indices into the order of ``test_dataloader()``; ``None`` = no Dim-Sim).
+- the datamodule provides ``data_info`` (:class:`mirbench.data.base.DataInfo` with ``tag_categories`` and
+  ``categories``) and ``retrieval_inputs()`` (:class:`mirbench.data.base.RetrievalInputs`: the test clips, dict
+  batches ``x``, ``tags`` ``(B, T)``, ``track`` ``(B,)`` in a fixed order; the reference clips whose track
+  centroids score tags for models without ``tag_logits``; and the Dim-Sim triplets as indices into the test
+  order, or ``None``).
 
 Choices where the paper is silent (open in docs/protocols.md#lee-eval), all behind arguments: relevance
 ``share_any``; Euclidean distance; track-level embeddings; AUC over the tags with both a positive and
@@ -34,6 +33,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics.functional.classification import multilabel_auroc
 
+from mirbench.data.base import RetrievalInputs, protocol_inputs
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, mean_replicates, save_replicates
 from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, ranking_distances, prepare_gallery
@@ -95,14 +95,6 @@ def save_embeddings(path: str | Path, emb, tags, info, subspaces: dict[str, slic
     return path
 
 
-def _reference_loader(datamodule):
-    if callable(getattr(datamodule, "reference_dataloader", None)):
-        return datamodule.reference_dataloader()
-    warnings.warn("the datamodule has no reference_dataloader(); tag centroids come from val_dataloader()",
-                  stacklevel=3)
-    return datamodule.val_dataloader()
-
-
 def _to_items(clips: dict, track_level: bool) -> dict:
     if track_level and "track" in clips:
         return mean_by_track(clips["emb"], clips["track"], **{k: v for k, v in clips.items() if k not in ("emb", "track")})
@@ -152,9 +144,10 @@ def evaluate_items(
     if distance not in ("euclidean", "cosine"):
         raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
     info = datamodule.data_info
+    inputs: RetrievalInputs = protocol_inputs(datamodule, "retrieval")
     has_logits = callable(getattr(model, "tag_logits", None))
     outputs = {"emb": "embed", **({"logits": "tag_logits"} if has_logits else {})}
-    clips = collect(model, datamodule.test_dataloader(), outputs, device)
+    clips = collect(model, inputs.test, outputs, device)
     if "tags" not in clips:
         raise ValueError("Lee2020 evaluation needs 'tags' in the test batches")
     items = _to_items(clips, track_level)
@@ -175,7 +168,7 @@ def evaluate_items(
     if has_logits:
         scores = items["logits"]  # AUC is rank-based: sigmoid(track-mean logits) ranks like the logits
     else:
-        ref = _to_items(collect(model, _reference_loader(datamodule), {"emb": "embed"}, device), track_level)
+        ref = _to_items(collect(model, inputs.reference, {"emb": "embed"}, device), track_level)
         scores = centroid_scores(emb, ref["emb"], ref["tags"], distance)
     out["auc"], _ = macro_auc(scores, tags)
     reps["auc"] = macro_auc_replicates(as_tensor(scores).cpu().double().numpy(), as_tensor(tags).cpu().numpy())
@@ -197,15 +190,13 @@ def evaluate_items(
             out[f"{prefix}_overall"] = float(np.mean([r.mean() for r in right.values()]))
             reps[f"{prefix}_overall"] = np.mean([reps[f"{prefix}_{c}"] for c in right], axis=0)
 
-    if dimsim and callable(getattr(datamodule, "dimsim_triplets", None)):
-        d = datamodule.dimsim_triplets()
-        if d is not None:
-            ce = clips["emb"]
-            idx = [torch.as_tensor(np.asarray(d[k]), dtype=torch.long) for k in ("anchor", "song1", "song2")]
-            right, scored = vote_correct(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
-                                         distance=distance)
-            out["dimsim_acc"] = float(right[scored].mean()) if scored.any() else float("nan")
-            reps["dimsim_acc"] = mean_replicates(right, scored)
+    if dimsim and inputs.dimsim is not None:
+        d, ce = inputs.dimsim, clips["emb"]
+        idx = [torch.as_tensor(np.asarray(d[k]), dtype=torch.long) for k in ("anchor", "song1", "song2")]
+        right, scored = vote_correct(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
+                                     distance=distance)
+        out["dimsim_acc"] = float(right[scored].mean()) if scored.any() else float("nan")
+        reps["dimsim_acc"] = mean_replicates(right, scored)
     return out, reps
 
 
@@ -226,7 +217,7 @@ class Lee2020Evaluation(Callback):
         distance: ``euclidean`` (on whatever the model's ``embed`` returns) or ``cosine``.
         n_triplets_per_category: triplets sampled from the test tracks per category.
         seed: triplet sampling seed (category i uses ``default_rng([seed, i])``).
-        dimsim: evaluate the datamodule's ``dimsim_triplets()`` when it has them.
+        dimsim: score the Dim-Sim triplets of the datamodule's ``retrieval_inputs()`` when it has them.
         track_level: average clip embeddings per track (False: every clip is an item).
         chunk_size: query rows per block of the distance matrix.
         save_embeddings: write the test items' embeddings to ``<trainer.log_dir>/embeddings_test.npz``

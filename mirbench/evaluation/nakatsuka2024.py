@@ -6,11 +6,11 @@ Contract (any two-tower method, any paired datamodule):
 - the LightningModule implements ``embed_music(batch)`` and ``embed_video(batch)``, each returning
   ``(mu (B, D), kappa (B,))`` (:class:`mirbench.methods.hypersphere.HypersphereMethod`); a ``test_step``
   (which may only log the loss) for ``Trainer.test`` to run;
-- the datamodule provides ``test_dataloader()`` (dict batches with ``item`` ``(B,)``, the index of the
-  pair within the split, as :class:`mirbench.data.yt8m_musicvideo.YT8MMusicVideoDataModule` gives), and
-  optionally ``item_groups("test")`` (a group code per item: renderings of one piece share one; the
-  relaxed metrics count any item of the query's group as a hit) and ``item_renderings("test")`` (rows
-  with ``siblings``: > 0 marks an ambiguous item, 0 an unambiguous control; the score-video set).
+- the datamodule provides ``paired_inputs()`` (:class:`mirbench.data.base.PairedInputs`): the test batches
+  (dicts with ``item`` ``(B,)``, the index of the pair within the split, as
+  :class:`mirbench.data.yt8m_musicvideo.YT8MMusicVideoDataModule` gives), optionally a group code per item
+  (renderings of one piece share one; the relaxed metrics count any item of the query's group as a hit) and
+  per-item ambiguity (the item has sibling renderings; an unambiguous control otherwise: the score-video set).
 
 Metrics, per direction ``{music_to_video, video_to_music}`` (the query's modality first):
 
@@ -42,6 +42,7 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch import Callback, LightningModule, Trainer
 from scipy.stats import rankdata
 
+from mirbench.data.base import PairedInputs, protocol_inputs
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, N_BOOT, mean_replicates, resample_indices, save_replicates, \
     stat_replicates
 from mirbench.metrics.paired_retrieval import paired_ranks
@@ -150,23 +151,10 @@ def _masked_mean(x: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
     return (float(x[mask].mean()) if mask.any() else math.nan), mean_replicates(x, mask)
 
 
-def _ambiguity(datamodule, n: int) -> np.ndarray | None:
-    """``(N,)`` bool: the test item has sibling renderings; ``None`` when the datamodule does not say."""
-    if not callable(getattr(datamodule, "item_renderings", None)):
-        return None
-    rows = datamodule.item_renderings("test")
-    if len(rows) != n:
-        raise ValueError(f"item_renderings('test') has {len(rows)} rows for {n} test items")
-    return np.array([int(r["siblings"]) > 0 for r in rows], dtype=bool)
-
-
-def _groups(datamodule, n: int) -> np.ndarray:
-    if not callable(getattr(datamodule, "item_groups", None)):
-        return np.arange(n)
-    g = np.asarray(datamodule.item_groups("test")).reshape(-1)
-    if len(g) != n:
-        raise ValueError(f"item_groups('test') has {len(g)} entries for {n} test items")
-    return g
+def _per_item(x: np.ndarray | None, n: int, what: str) -> np.ndarray | None:
+    if x is not None and len(x) != n:
+        raise ValueError(f"paired_inputs().{what} has {len(x)} entries for {n} test items")
+    return x
 
 
 def save_paired_embeddings(path: str | Path, pairs: Mapping[str, torch.Tensor], groups: np.ndarray,
@@ -210,11 +198,14 @@ def evaluate_items(
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
     if not ks or min(int(k) for k in ks) < 1:
         raise ValueError(f"ks must be positive integers, got {list(ks)}")
-    pairs = collect_pairs(model, datamodule.test_dataloader(), device)
+    inputs: PairedInputs = protocol_inputs(datamodule, "paired")
+    pairs = collect_pairs(model, inputs.test, device)
     n = len(pairs["item"])
     if not torch.equal(pairs["item"], torch.arange(n)):
         raise ValueError("the test batches' `item` codes must cover 0..N-1 once each (one pair per test item)")
-    groups, ambiguous = _groups(datamodule, n), _ambiguity(datamodule, n)
+    groups = _per_item(inputs.groups, n, "groups")
+    groups = np.arange(n) if groups is None else np.asarray(groups).reshape(-1)
+    ambiguous = _per_item(inputs.ambiguous, n, "ambiguous")
     if score == "mc":
         emb = {m: draw_means(pairs[f"{m}_mu"], pairs[f"{m}_kappa"], n_samples, seed + i)
                for i, m in enumerate(("music", "video"))}

@@ -5,7 +5,7 @@ NT-Xent temperature 0.5, projection 64, encoder width 256 (``clmr256``, the main
 
 The study's modification comments out every CLMR augmentation except the random crop, so the two
 views are simply two random 59,049-sample crops of the same song
-(:class:`mirbench.hdpgmm.data.CropPairDataset`); ``augment`` (applied per view) restores others.
+(:class:`mirbench.data.song_batches.CropPairDataset`); ``augment`` (applied per view) restores others.
 Projector: Linear(d, d, bias=False)-ReLU-Linear(d, 64, bias=False), as CLMR.
 
 Song representation (:meth:`embed`): the song cut into consecutive 59,049-sample windows, the last
@@ -20,7 +20,7 @@ from torch import nn
 
 from mirbench.backbones.samplecnn import SampleCNN
 from mirbench.data.base import DataInfo
-from mirbench.hdpgmm.data import chunk_song
+from mirbench.data.song_batches import chunk_song
 from mirbench.losses.ntxent import NTXentLoss
 from mirbench.methods.song_ssl import SongSSLMethod
 

@@ -4,7 +4,7 @@ the per-dimension mean and standard deviation of its 52-d frames, concatenated (
 
 Nothing is learned: ``fit`` runs no updates; the method exists so that every row of the table is a
 LightningModule with the same ``predict_step``/``embed`` contract (frame batches of
-:mod:`mirbench.hdpgmm.data`).
+:mod:`mirbench.data.song_batches`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch import LightningModule
 
 from mirbench.data.base import DataInfo
-from mirbench.hdpgmm.data import frame_loader, frames_and_mask
+from mirbench.data.song_batches import frame_loader, frames_and_mask
 
 
 def song_mean_std(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

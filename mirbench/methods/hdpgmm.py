@@ -6,7 +6,7 @@ mini-batch of songs. At the start of the first fit, one pass over the training l
 whitening, a second pass sets the hyper-priors and initial atoms. All state is in buffers, so
 checkpoints resume exactly where they stopped (the update counter ``t`` drives ``rho_t`` and ``eta_t``).
 
-Batches: :func:`mirbench.hdpgmm.data.collate_frames` dicts (raw 52-d frames; whitening is internal).
+Batches: :func:`mirbench.data.song_batches.collate_frames` dicts (raw 52-d frames; whitening is internal).
 Song representation (``predict_step``/:meth:`embed`): ``log(max(y, eps))`` with ``y`` ``(K,)`` the mean
 frame posterior over corpus atoms (docs/protocols.md#kim-hdpgmm).
 """
@@ -21,7 +21,7 @@ from lightning.pytorch import LightningModule
 
 from mirbench.data.base import DataInfo
 from mirbench.hdpgmm.config import HDPGMMConfig
-from mirbench.hdpgmm.data import frame_loader, frames_and_mask
+from mirbench.data.song_batches import frame_loader, frames_and_mask
 from mirbench.hdpgmm.ovi import OnlineHDPGMM
 from mirbench.hdpgmm.representation import CODE_LOG_EPS, log_features, song_log_representation
 from mirbench.hdpgmm.whitening import Whitener

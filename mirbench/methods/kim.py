@@ -6,7 +6,7 @@ Adam lr 1e-3, batch 48, L2 1e-6).
 Task: two 216-frame crops; with probability 1/2 both come from the same song, otherwise the second
 comes from another song. Each crop is encoded (256-d), the pair's concatenation goes through
 Linear(512,128)-BN-ReLU-Dropout-Linear(128,2), trained with cross-entropy. Batches are
-:class:`mirbench.hdpgmm.data.CropPairDataset` dicts (two crops of each song); the negatives are
+:class:`mirbench.data.song_batches.CropPairDataset` dicts (two crops of each song); the negatives are
 made in-batch by pairing ``view1_i`` with ``view2`` of another song.
 
 Song representation (:meth:`embed`): the song's mel cut into consecutive 216-frame windows (last one
@@ -23,7 +23,7 @@ from torch import nn
 
 from mirbench.backbones.vggish import VGGish
 from mirbench.data.base import DataInfo
-from mirbench.hdpgmm.data import chunk_song
+from mirbench.data.song_batches import chunk_song
 from mirbench.methods.song_ssl import SongSSLMethod
 
 

@@ -20,7 +20,7 @@ from lightning.pytorch import LightningModule
 from sklearn.cluster import MiniBatchKMeans
 
 from mirbench.data.base import DataInfo
-from mirbench.hdpgmm.data import frame_loader, frames_and_mask
+from mirbench.data.song_batches import frame_loader, frames_and_mask
 from mirbench.hdpgmm.representation import CODE_LOG_EPS
 
 

@@ -21,7 +21,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from torch.utils.data import DataLoader
 
 from mirbench.bench.records import read_record, record_path
-from mirbench.data.base import DataInfo
+from mirbench.data.base import DataInfo, RetrievalInputs
 
 HERE = Path(__file__).resolve().parent
 INFO = DataInfo(tag_names=("g0", "g1", "g2", "g3", "m0", "m1", "m2", "m3"),
@@ -63,6 +63,9 @@ class TagData(LightningDataModule):
 
     def reference_dataloader(self) -> DataLoader:
         return DataLoader(self.splits["ref"], batch_size=self.batch_size)
+
+    def retrieval_inputs(self) -> RetrievalInputs:
+        return RetrievalInputs(test=self.test_dataloader(), reference=self.reference_dataloader())
 
 
 class TagModel(LightningModule):

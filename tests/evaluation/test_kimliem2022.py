@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mirbench.data.corpus.songs import CorpusSongsDataModule
+from mirbench.data.base import DownstreamInputs, DownstreamSet
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE, KimLiem2022Evaluation, evaluate, gtzan_mini_songs
 from mirbench.methods.g1 import G1Method
 from mirbench.methods.hdpgmm import HDPGMMMethod
@@ -46,20 +47,12 @@ class ToySongs:
         self.split = rng.permuted(np.array(["train"] * 200 + ["valid"] * 50 + ["test"] * 50))
         self.log = simulate_listening(self.tags, ["genre"] * 12, n_users=400, categories=("genre",), seed=0)
 
-    def songs(self):
-        return [np.zeros((2, 2))] * 300
-
-    def song_splits(self):
-        return self.split
-
-    def song_genres(self):
-        return self.genre, tuple("abcdef")
-
-    def song_tags(self):
-        return self.tags
-
-    def interactions(self):
-        return self.log.plays
+    def downstream_inputs(self):
+        songs = DownstreamSet(name="toy", songs=[np.zeros((2, 2))] * 300, split=self.split, labels=self.genre,
+                              tags=self.tags, plays=self.log.plays, tag_names=tuple(f"t{i}" for i in range(12)),
+                              tag_categories=("genre",) * 12)
+        return DownstreamInputs(view="frames52", song_from_audio=lambda y, sr=22050: y, genre=songs, tags=songs,
+                                recommendation=songs)
 
 
 def test_oracle_representations_score_high_and_noise_scores_low():

@@ -10,6 +10,7 @@ from lightning.pytorch.loggers import CSVLogger
 from scipy.stats import spearmanr
 from torch.utils.data import DataLoader
 
+from mirbench.data.base import PairedInputs
 from mirbench.evaluation.nakatsuka2024 import (Nakatsuka2024Evaluation, evaluate_items, relaxed_ranks, spearman,
                                               spearman_replicates)
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, N_BOOT, load_replicates, stat_replicates
@@ -42,13 +43,14 @@ class FixedData(LightningDataModule):
         batches = [{"item": torch.as_tensor(self.order[s:s + self.batch])} for s in range(0, self.n, self.batch)]
         return DataLoader(batches, batch_size=None)
 
+    def paired_inputs(self):
+        return PairedInputs(test=self.test_dataloader())
+
 
 class GroupedData(FixedData):
-    def item_groups(self, split):
-        return np.asarray(self.groups)
-
-    def item_renderings(self, split):
-        return [{"siblings": str(s)} for s in self.siblings]
+    def paired_inputs(self):
+        return PairedInputs(test=self.test_dataloader(), groups=np.asarray(self.groups),
+                            ambiguous=np.asarray(self.siblings) > 0)
 
 
 def _problem(n=40, d=8, seed=0, ties=False):

@@ -4,7 +4,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from mirbench.hdpgmm.data import SongFramesDataModule
+from mirbench.data.song_batches import SongFramesDataModule
 from mirbench.methods.g1 import G1Method, song_mean_std
 
 

@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from mirbench.data.base import DataInfo
-from mirbench.hdpgmm.data import SongFramesDataModule
+from mirbench.data.song_batches import SongFramesDataModule
 from mirbench.hdpgmm.synthetic import toy_songs
 from mirbench.methods.hdpgmm import HDPGMMMethod
 

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mirbench.backbones.vggish import VGGish
-from mirbench.hdpgmm.data import CropPairDataset
+from mirbench.data.song_batches import CropPairDataset
 from mirbench.methods.kim import KIMMethod
 
 

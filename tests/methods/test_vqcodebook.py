@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from mirbench.hdpgmm.data import SongFramesDataModule
+from mirbench.data.song_batches import SongFramesDataModule
 from mirbench.hdpgmm.synthetic import toy_songs
 from mirbench.methods.vqcodebook import VQCodebookMethod
 

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.decode import SAMPLE_RATE
-from mirbench.data.base import DataInfo
+from mirbench.data.base import DataInfo, RetrievalInputs
 from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
@@ -181,3 +181,8 @@ class CorpusDataModule(CorpusBuildDataModule):
                for k in ("anchor", "song1", "song2")}
         out.update(song1_vote=table["song1_vote"].to_numpy(), song2_vote=table["song2_vote"].to_numpy())
         return out
+
+    def retrieval_inputs(self) -> RetrievalInputs:
+        """The Lee et al. 2020 protocol's input: test clips, reference clips and the clean Dim-Sim-style triplets."""
+        return RetrievalInputs(test=self.test_dataloader(), reference=self.reference_dataloader(),
+                               dimsim=self.dimsim_triplets())

@@ -12,7 +12,7 @@ the genre probe on a single-label genre per song (GTZAN's role); the tagging pro
 Views (``view``), each what one family of methods consumes:
 
 - ``frames52``: ``(N_j, 52)`` Kim & Liem frames (HDPGMM, G1, VQCodebook); training batches are padded
-  frame batches (:func:`mirbench.hdpgmm.data.collate_frames`), songs randomly cropped to ``max_len``.
+  frame batches (:func:`mirbench.data.song_batches.collate_frames`), songs randomly cropped to ``max_len``.
 - ``mel``: ``(1, T_j, 128)`` dB mel of the KIM baseline (:func:`mirbench.audio.features.mel_kim2022`,
   22,050 Hz, n_fft 1024, hop 256) computed over the whole song once and cached beside the build
   (``mel_kim2022.npy``, float16, memory-mapped). The corpus is mono: one channel (``in_channels: 1``)
@@ -20,7 +20,7 @@ Views (``view``), each what one family of methods consumes:
 - ``audio``: ``(n_j,)`` float32 mono waveform at 22,050 Hz (CLMR).
 
 For ``mel`` and ``audio`` the training set is two random crops per song
-(:class:`mirbench.hdpgmm.data.CropPairDataset`, ``crop_length`` frames or samples).
+(:class:`mirbench.data.song_batches.CropPairDataset`, ``crop_length`` frames or samples).
 
 Genre (GTZAN role): every piece has exactly one *leaf* genre (``pieces.csv: genre``, the style its source
 defines; the other genre tags are umbrellas such as "dance"). A leaf genre with fewer than
@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader
 
 from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.audio.features import mel_kim2022
-from mirbench.data.base import DataInfo
+from mirbench.data.base import DataInfo, DownstreamInputs, DownstreamSet
 from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.build import DEFAULT_SPLIT
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
@@ -240,6 +240,16 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         return simulate_listening(self._tags, self.tag_categories, n_users=self.hparams.listening_users,
                                   mean_items=self.hparams.listening_items_per_user,
                                   seed=self.hparams.listening_seed).plays
+
+    def downstream_inputs(self) -> DownstreamInputs:
+        """The Kim & Liem protocol's input: every song, with genres (GTZAN's role), tags (MTAT's) and the simulated
+        listening log (Echonest's), on the predefined train/valid/test split."""
+        info = self.data_info
+        songs = DownstreamSet(name=type(self).__name__, songs=self.songs(), split=self.song_splits(),
+                              labels=self.song_genres()[0], tags=self.song_tags(), plays=self.interactions(),
+                              tag_names=tuple(info.tag_names), tag_categories=tuple(info.tag_categories))
+        return DownstreamInputs(view=self.hparams.view, song_from_audio=self.song_from_audio, genre=songs, tags=songs,
+                                recommendation=songs)
 
     @property
     def data_info(self) -> DataInfo:

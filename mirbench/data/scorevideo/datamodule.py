@@ -15,7 +15,10 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+
 from mirbench.audio.prepare import PrepareReport
+from mirbench.data.base import PairedInputs
 from mirbench.data.scorevideo.build import ScoreVideoParams, build_scorevideo, load_report, verify_build
 from mirbench.data.yt8m_musicvideo import MUSIC_VIDEO, YT8MMusicVideoDataModule, extract, read_vocabulary
 from mirbench.paths import dataset_dir
@@ -145,6 +148,11 @@ class ScoreVideoDataModule(YT8MMusicVideoDataModule):
             r["tempo_gap"] = min((abs(math.log(own / b)) for b in others), default=math.inf)
             out.append(r)
         return out
+
+    def paired_inputs(self) -> PairedInputs:
+        """The test pairs, their pieces as groups, and ambiguity: a video with sibling renderings is ambiguous."""
+        ambiguous = np.array([int(r["siblings"]) > 0 for r in self.item_renderings("test")], dtype=bool)
+        return PairedInputs(test=self.test_dataloader(), groups=self.item_groups("test"), ambiguous=ambiguous)
 
 
 def prepare(args) -> PrepareReport:

@@ -58,18 +58,34 @@ Batches = Iterable[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
+class DimSimTriplets:
+    """Dim-Sim triplets (Lee et al. 2020): which of two clips listeners found closer to an anchor clip.
+
+    ``anchor``, ``song1``, ``song2``: ``(n,)`` positions of the three clips in the order of ``clips`` (batches
+    with ``x``, the clips themselves), or of the test clips when ``clips`` is ``None`` (the embedded corpus
+    draws its triplets from its test clips). ``song1_vote``, ``song2_vote``: ``(n,)`` the listeners' votes.
+    """
+
+    anchor: np.ndarray
+    song1: np.ndarray
+    song2: np.ndarray
+    song1_vote: np.ndarray
+    song2_vote: np.ndarray
+    clips: Batches | None = None
+
+
+@dataclass(frozen=True)
 class RetrievalInputs:
     """What the Lee et al. 2020 protocol (:mod:`mirbench.evaluation.lee2020`) reads from a clip datamodule.
 
     ``test``: the test clips in a fixed order, batches with ``x``, ``tags`` ``(B, T)`` and ``track``.
     ``reference``: the clips whose per-tag embedding centroids score the AUC of models without tag logits (the
-    training split, in evaluation mode). ``dimsim``: Dim-Sim triplets over test clip indices (``anchor``,
-    ``song1``, ``song2``, ``song1_vote``, ``song2_vote``), ``None`` when the data set has none.
+    training split, in evaluation mode). ``dimsim``: the Dim-Sim triplets, ``None`` when there are none.
     """
 
     test: Batches
     reference: Batches
-    dimsim: Mapping[str, np.ndarray] | None = None
+    dimsim: DimSimTriplets | None = None
 
 
 @dataclass

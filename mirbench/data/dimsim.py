@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.prepare import AudioItem
-from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
+from mirbench.data.base import DimSimTriplets
+from mirbench.data.featuredm import CropDataset, FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
 from mirbench.data.sources.dimsim import FILES, PUBLISHED_ROWS, load, read_triplets
-from mirbench.data.sources.msd_lastfm import audio_paths, missing_audio
+from mirbench.data.sources.msd_lastfm import audio_paths, id_maps_root, missing_audio
 from mirbench.paths import dataset_dir
 
 
@@ -60,16 +61,37 @@ class DimSimDataModule(FeatureDataModule):
         self.labels = (self.votes[:, 1] > self.votes[:, 0]).astype(np.int64)
         return to_table(source)
 
+    def _complete(self) -> np.ndarray:
+        """``(n,)`` bool: the triplets whose three clips have cached features (a warning counts the others)."""
+        have = set(self.split_rows("test").tolist())
+        ok = np.array([all(int(r) in have for r in t) for t in self.triplets], dtype=bool)
+        if not ok.all():
+            warnings.warn(f"dimsim: {int((~ok).sum())} triplets have a clip without cached features; left out",
+                          stacklevel=3)
+        return ok
+
     def dataset(self, split: str, train: bool | None = None) -> Dataset:
         if split != "test":
             raise KeyError("Dim-Sim is an evaluation set: only the 'test' split exists")
         table = self.table
-        have = set(self.split_rows("test").tolist())
-        ok = np.array([all(int(r) in have for r in t) for t in self.triplets], dtype=bool)
-        if not ok.all():
-            warnings.warn(f"dimsim: {int((~ok).sum())} triplets have a clip without cached features; left out", stacklevel=2)
+        ok = self._complete()
         return TripletDataset(self.cache, table, self.triplets[ok], self.labels[ok], self.votes[ok],
                               np.flatnonzero(ok), self.crop_frames)
+
+    def dimsim_triplets(self, transform=None) -> DimSimTriplets:
+        """The complete triplets as positions in their own clips: every cached clip once, in table order, its
+        centre ``crop_frames`` through ``transform`` (default this module's; the MSD datamodule gives its
+        z-score, so the clips are what its test clips are). What the Lee 2020 protocol scores on MSD."""
+        table, rows = self.table, self.split_rows("test")
+        position = np.full(len(table.ids), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        ok = self._complete()
+        pos = position[self.triplets[ok]]
+        clips = CropDataset(self.cache, table, rows, self.crop_frames, random_crop=False,
+                            transform=self.transform if transform is None else transform)
+        loader = DataLoader(clips, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers)
+        return DimSimTriplets(anchor=pos[:, 0], song1=pos[:, 1], song2=pos[:, 2], song1_vote=self.votes[ok, 0],
+                              song2_vote=self.votes[ok, 1], clips=loader)
 
     def val_dataloader(self):
         return self._loader("test")
@@ -97,7 +119,8 @@ class TripletDataset(Dataset):
 
 
 def clip_items(root: Path, audio_root: Path, versions=("clean", "raw"), layout: str = "auto") -> list[AudioItem]:
-    """One :class:`AudioItem` per distinct clip of the CSVs present (3 s cut from the MSD preview)."""
+    """One :class:`AudioItem` per distinct clip of the CSVs present (3 s cut from the MSD preview; the 7digital
+    layout when :func:`mirbench.data.sources.msd_lastfm.id_maps_root` finds the id pickles, else ``<MSD id>.<ext>``)."""
     clips = {}
     for v in versions:
         if (root / FILES[v]).is_file():
@@ -106,7 +129,7 @@ def clip_items(root: Path, audio_root: Path, versions=("clean", "raw"), layout: 
                     clips[c.clip_id] = c
     if not clips:
         raise SystemExit(f"no Dim-Sim CSV ({', '.join(FILES.values())}) under {root}")
-    paths = audio_paths(sorted({c.track for c in clips.values()}), root, audio_root, layout)
+    paths = audio_paths(sorted({c.track for c in clips.values()}), id_maps_root(root), audio_root, layout)
     return [AudioItem(cid, str(paths.get(c.track, missing_audio(c.track, audio_root))),
                       c.offset, c.duration) for cid, c in sorted(clips.items())]
 

@@ -14,7 +14,7 @@ from scipy import sparse as sp
 
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import Interactions, Source, to_table
-from mirbench.data.sources.echonest import (id_maps_root, interactions, item_audio, keep_items,  # noqa: F401
+from mirbench.data.sources.echonest import (interactions, item_audio, keep_items,  # noqa: F401
                                             liang_filter, load_interactions, read_mismatches, read_song_to_track)
 from mirbench.data.sources.echonest import interactions as load  # noqa: F401  (the filtered interactions)
 from mirbench.data.sources.echonest import load as load_source
@@ -70,8 +70,8 @@ class EchonestDataModule(FeatureDataModule):
     Items are not split (users are, by :func:`user_holdout_split`); the table's only split is
     ``"all"``. ``interactions`` is restricted to items with features, as Kim & Liem do. The items' MSD
     previews (the table's ``audio``, for methods that read waveforms) are looked up under ``audio_root``
-    (default ``<root>/audio``; 7digital layout when :func:`id_maps_root` finds the two id pickles, else
-    ``<MSD id>.<ext>``) when that folder exists.
+    (default ``<root>/audio``; 7digital layout when :func:`mirbench.data.sources.msd_lastfm.id_maps_root` finds
+    the two id pickles, else ``<MSD id>.<ext>``) when that folder exists.
     """
 
     dataset_id = "echonest"

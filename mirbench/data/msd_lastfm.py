@@ -6,10 +6,12 @@ The datamodule; the data set's card, files and parsing are in :mod:`mirbench.dat
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.prepare import AudioItem
+from mirbench.data.base import RetrievalInputs
 from mirbench.data.featuredm import FeatureDataModule, Table, prepare_items
 from mirbench.data.sources.base import to_table
 from mirbench.data.sources.msd_lastfm import (CATEGORIES, audio_paths, load, missing_audio, split_file,  # noqa: F401
@@ -28,17 +30,23 @@ class MSDLastfmDataModule(FeatureDataModule):
     are left as cached). Triplet sampling, track triplets and the reference split are
     :class:`FeatureDataModule`'s (``sampling``, ``track_triplets``, ``triplets_per_epoch``,
     ``reference_split``), over the tag categories of :func:`tag_category`.
+
+    ``dimsim``: also give the Lee 2020 protocol the Dim-Sim triplets (``dimsim_version`` ``clean``, the 879 of
+    Table A, or ``raw``) from ``dimsim_root`` (default ``$MIRBENCH_DATA/dimsim``, prepared with
+    ``mirbench prepare dimsim``), their clips cropped and z-scored as the test clips are.
     """
 
     dataset_id = "msd_lastfm"
 
     def __init__(self, root: str | None = None, audio_root: str | None = None, layout: str = "auto",
                  tag_source: str = "auto", train_size: int = MSD_TRAIN_SIZE, feature: str = "logmel_lee2020",
-                 normalize: bool = True, **kwargs):
+                 normalize: bool = True, dimsim: bool = False, dimsim_root: str | None = None,
+                 dimsim_version: str = "clean", **kwargs):
         super().__init__(root=root, feature=feature, **kwargs)
         self.audio_root = Path(audio_root) if audio_root else self.root / "audio"
         self.layout, self.tag_source, self.train_size = layout, tag_source, train_size
         self.normalize = bool(normalize)
+        self.dimsim, self.dimsim_root, self.dimsim_version = bool(dimsim), dimsim_root, dimsim_version
 
     @property
     def transform(self):
@@ -50,6 +58,23 @@ class MSDLastfmDataModule(FeatureDataModule):
 
     def build_table(self) -> Table:
         return build_table(self.root, self.audio_root, self.layout, self.tag_source, self.train_size)
+
+    def retrieval_inputs(self) -> RetrievalInputs:
+        """The test and reference clips, and with ``dimsim`` the Dim-Sim triplets over their own clips."""
+        inputs = super().retrieval_inputs()
+        if not self.dimsim:
+            return inputs
+        from mirbench.data.dimsim import DimSimDataModule
+
+        dm = DimSimDataModule(root=self.dimsim_root, version=self.dimsim_version, feature=self.feature,
+                              crop_frames=self.crop_frames, batch_size=self.batch_size, num_workers=self.num_workers)
+        try:
+            triplets = dm.dimsim_triplets(transform=self.transform)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"Dim-Sim for the MSD table: {e} (the CSVs go in {dm.root}, then `mirbench "
+                                    f"prepare dimsim --root {dm.root} --audio-root MSD_AUDIO`); or set "
+                                    "data.init_args.dimsim: false to leave the Dim-Sim column out") from e
+        return replace(inputs, dimsim=triplets)
 
     def info_fields(self) -> dict:
         tags = self.tag_names

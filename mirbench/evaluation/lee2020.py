@@ -11,8 +11,8 @@ Contract (any method, any datamodule):
 - the datamodule provides ``data_info`` (:class:`mirbench.data.base.DataInfo` with ``tag_categories`` and
   ``categories``) and ``retrieval_inputs()`` (:class:`mirbench.data.base.RetrievalInputs`: the test clips, dict
   batches ``x``, ``tags`` ``(B, T)``, ``track`` ``(B,)`` in a fixed order; the reference clips whose track
-  centroids score tags for models without ``tag_logits``; and the Dim-Sim triplets as indices into the test
-  order, or ``None``).
+  centroids score tags for models without ``tag_logits``; and the Dim-Sim triplets, positions in the test
+  clips or in clips of their own, or ``None``).
 
 Choices where the paper is silent (open in docs/protocols.md#lee-eval), all behind arguments: relevance
 ``share_any``; Euclidean distance; track-level embeddings; AUC over the tags with both a positive and
@@ -191,9 +191,10 @@ def evaluate_items(
             reps[f"{prefix}_overall"] = np.mean([reps[f"{prefix}_{c}"] for c in right], axis=0)
 
     if dimsim and inputs.dimsim is not None:
-        d, ce = inputs.dimsim, clips["emb"]
-        idx = [torch.as_tensor(np.asarray(d[k]), dtype=torch.long) for k in ("anchor", "song1", "song2")]
-        right, scored = vote_correct(ce[idx[0]], ce[idx[1]], ce[idx[2]], d["song1_vote"], d["song2_vote"],
+        d = inputs.dimsim
+        ce = clips["emb"] if d.clips is None else collect(model, d.clips, {"emb": "embed"}, device)["emb"]
+        idx = [torch.as_tensor(np.asarray(v), dtype=torch.long) for v in (d.anchor, d.song1, d.song2)]
+        right, scored = vote_correct(ce[idx[0]], ce[idx[1]], ce[idx[2]], d.song1_vote, d.song2_vote,
                                      distance=distance)
         out["dimsim_acc"] = float(right[scored].mean()) if scored.any() else float("nan")
         reps["dimsim_acc"] = mean_replicates(right, scored)

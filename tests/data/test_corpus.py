@@ -89,7 +89,7 @@ def test_datamodule_batches_and_data_info(tiny_corpus):
     batch = next(iter(dm.train_dataloader()))
     assert batch["x"].shape == (4, 1, 129, 128) and batch["tags"].shape == (4, len(T.TAGS))
     d = dm.dimsim_triplets(clean=False)
-    assert len(d["anchor"]) == 200 and d["anchor"].max() < len(dm.split_clips["test"])
+    assert len(d.anchor) == 200 and d.anchor.max() < len(dm.split_clips["test"]) and d.clips is None
 
 
 def test_triplets_follow_the_category_rule(tiny_corpus):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from mirbench.audio.features import logmel_lee2020
 from mirbench.data import commands
@@ -80,6 +81,23 @@ def test_triplet_batches_and_accuracy(prepared, dimsim_root):
         assert raw.table and raw.labels.tolist() == [0, 1]
     with pytest.raises(KeyError):
         dm.dataset("train")
+
+
+def test_triplets_over_their_own_clips(prepared, dimsim_root):
+    """What the MSD table's Dim-Sim column reads: each complete triplet as positions in the cached clips."""
+    dm = DimSimDataModule(root=str(dimsim_root), cache_dir=str(prepared), batch_size=4)
+    with pytest.warns(UserWarning, match="1 triplets have a clip without cached features"):
+        d = dm.dimsim_triplets(transform=lambda x: x * 2.0)
+    clips = [b for b in d.clips]
+    x = torch.cat([b["x"] for b in clips])
+    rows = dm.split_rows("test")
+    assert len(x) == len(rows) == 8  # every cached clip once, in table order
+    a, b = TRACKS[:2]
+    first = (dm.table.ids[rows[d.anchor[0]]], dm.table.ids[rows[d.song1[0]]])
+    assert first == (f"{a}@{int(1.0 * 22050)}", f"{b}@{int(2.5 * 22050)}")
+    assert d.song1_vote.tolist() == [1.0, 0.0] and d.song2_vote.tolist() == [0.0, 1.0]
+    cached = np.asarray(dm.cache.load(dm.table.ids[rows[d.song1[0]]]), dtype=np.float32)[:129]
+    np.testing.assert_allclose(x[d.song1[0]].numpy(), 2.0 * cached)  # the caller's transform, the whole 3 s
 
 
 def test_triplet_accuracy():

@@ -8,7 +8,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
-from mirbench.data.base import DataInfo, RetrievalInputs
+from mirbench.data.base import DataInfo, DimSimTriplets, RetrievalInputs
 from mirbench.evaluation.embeddings import collect, mean_by_track
 from mirbench.evaluation.lee2020 import Lee2020Evaluation, centroid_scores, macro_auc
 
@@ -100,7 +100,8 @@ class FakeData(LightningDataModule):
             s2.append((dis if first else sim) * CLIPS + 2)
             v1.append(int(first))
         v1 = np.array(v1)
-        return {"anchor": anchor, "song1": s1, "song2": s2, "song1_vote": v1, "song2_vote": 1 - v1}
+        return DimSimTriplets(anchor=np.array(anchor), song1=np.array(s1), song2=np.array(s2), song1_vote=v1,
+                              song2_vote=1 - v1)
 
     def retrieval_inputs(self):
         return RetrievalInputs(test=self.test_dataloader(), reference=self.reference_dataloader(),

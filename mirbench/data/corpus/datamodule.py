@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 
 from mirbench.audio.features import normalize_lee2020
 from mirbench.audio.decode import SAMPLE_RATE
-from mirbench.data.base import DataInfo, RetrievalInputs
+from mirbench.data.base import DataInfo, DimSimTriplets, RetrievalInputs
 from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
@@ -169,7 +169,7 @@ class CorpusDataModule(CorpusBuildDataModule):
         """Clips whose embeddings give tag centroids (triplet models' auto-tagging, Lee et al. 2020)."""
         return self._loader(self.clip_dataset(self.hparams.reference_split), shuffle=False)
 
-    def dimsim_triplets(self, clean: bool = True) -> dict[str, np.ndarray]:
+    def dimsim_triplets(self, clean: bool = True) -> DimSimTriplets:
         """Dim-Sim-style triplets as indices into the test clip order, with their votes."""
         self.setup()
         table = pd.read_csv(self.path / ("dimsim_clean.csv" if clean else "dimsim_raw.csv"))
@@ -179,8 +179,7 @@ class CorpusDataModule(CorpusBuildDataModule):
         out = {k: np.array([position[(i, round(float(s), 3))] for i, s in
                             zip(table[f"{k}_id"], table[f"{k}_start_seconds"])], dtype=np.int64)
                for k in ("anchor", "song1", "song2")}
-        out.update(song1_vote=table["song1_vote"].to_numpy(), song2_vote=table["song2_vote"].to_numpy())
-        return out
+        return DimSimTriplets(**out, song1_vote=table["song1_vote"].to_numpy(), song2_vote=table["song2_vote"].to_numpy())
 
     def retrieval_inputs(self) -> RetrievalInputs:
         """The Lee et al. 2020 protocol's input: test clips, reference clips and the clean Dim-Sim-style triplets."""

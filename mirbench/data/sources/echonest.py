@@ -23,8 +23,7 @@ from scipy import sparse as sp
 
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.sources.base import Interactions, Source
-from mirbench.data.sources.msd_lastfm import audio_paths, missing_audio, split_file
-from mirbench.paths import dataset_dir
+from mirbench.data.sources.msd_lastfm import audio_paths, id_maps_root, missing_audio
 
 DATASET_ID = "echonest"
 DATASET_NAME = "Echo Nest Taste Profile play counts on MSD tracks"
@@ -93,15 +92,6 @@ def keep_items(x: Interactions, items: set[str]) -> Interactions:
     mat = x.matrix[:, cols]
     rows = np.asarray(mat.getnnz(axis=1)) > 0
     return Interactions(mat[rows].tocsr(), list(np.asarray(x.users)[rows]), list(np.asarray(x.items)[cols]))
-
-
-def id_maps_root(root: Path) -> Path:
-    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (the Taste Profile copy) when it
-    has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are ``<MSD id>.<ext>``."""
-    for cand in (Path(root), dataset_dir("msd_lastfm", None)):
-        if split_file(cand, "MSD_id_to_7D_id.pkl").is_file():
-            return cand
-    return Path(root)
 
 
 def interactions(root: Path, min_user_items: int = 5, min_item_users: int = 0, n_iter: int = 1) -> Interactions:

@@ -26,6 +26,7 @@ from mirbench.audio.prepare import AudioItem
 from mirbench.data.base import LEE2020_CATEGORIES
 from mirbench.data.sources.base import Source, concat_splits
 from mirbench.data.splits import MSD_TRAIN_SIZE, load_py2_pickle, msd_split, read_lines
+from mirbench.paths import dataset_dir
 
 DATASET_ID = "msd_lastfm"
 DATASET_NAME = "Million Song Dataset / Last.fm top-50 tags (Lee et al. 2020 split)"
@@ -100,6 +101,15 @@ def tags_from_db(path: str | os.PathLike, ids: list[str], tags: list[str], min_c
     finally:
         con.close()
     return out
+
+
+def id_maps_root(root: Path) -> Path:
+    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (e.g. a Taste Profile or Dim-Sim copy) when it
+    has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are ``<MSD id>.<ext>``."""
+    for cand in (Path(root), dataset_dir("msd_lastfm", None)):
+        if split_file(cand, "MSD_id_to_7D_id.pkl").is_file():
+            return cand
+    return Path(root)
 
 
 def audio_paths(ids: list[str], root: Path, audio_root: Path, layout: str = "auto") -> dict[str, Path]:

@@ -18,21 +18,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _seconds(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3g} s"
+def _value(x: float | None, unit: str = "s") -> str:
+    return "-" if x is None else f"{x:.3g} {unit}"
 
 
 def summary_table(records: list[Path]) -> list[str]:
     """The headline rows (:func:`benchmarks.perf._timing.headline`) of the given JSON records, as a
     markdown table: work | mirbench | peer | ratio | target | met."""
-    lines = ["| work | mirbench | peer | ratio (mirbench / peer time) | target | met |",
+    lines = ["| work | mirbench | peer | ratio (mirbench / peer) | target | met |",
              "|---|---|---|---|---|---|"]
     for path in records:
         for h in json.loads(path.read_text()).get("headline", []):
             ratio = "-" if h.get("ratio") is None else f"{h['ratio']:.2f}x"
             met = {True: "yes", False: "NO", None: "-"}[h.get("met")]
-            peer = f"{h['peer']} {_seconds(h.get('peer_s'))}" + (f" ({h['note']})" if h.get("note") else "")
-            lines.append(f"| {h['work']} | {_seconds(h['ours_s'])} | {peer} | {ratio} | {h['target']} | {met} |")
+            unit = h.get("unit", "s")
+            peer = f"{h['peer']} {_value(h.get('peer_s'), unit)}" + (f" ({h['note']})" if h.get("note") else "")
+            lines.append(f"| {h['work']} | {_value(h['ours_s'], unit)} | {peer} | {ratio} | {h['target']} | {met} |")
     return lines if len(lines) > 2 else []
 
 

@@ -37,6 +37,60 @@ def interleaved(cases: dict[str, Callable[[], Any]], repeats: int, warmup: int =
     return times
 
 
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return None
+
+
+def map_large_allocations(threshold: int = 1 << 16) -> bool:
+    """Ask glibc to serve every allocation of ``threshold`` bytes or more by its own mapping, returned to the
+    system when freed (``mallopt(M_MMAP_THRESHOLD)``, which also stops glibc raising the threshold after frees),
+    so resident memory follows the live buffers and :func:`peak_rss_increase` sees each call's own. False when
+    the C library has no ``mallopt`` (not glibc)."""
+    libc = _libc()
+    try:
+        return bool(libc.mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD = -3 in <malloc.h>
+    except AttributeError:
+        return False
+
+
+def peak_rss_increase(fn: Callable[[], Any], interval_s: float = 0.001) -> tuple[Any, int]:
+    """``(fn(), bytes)``: the peak increase of this process's resident memory while ``fn`` runs, over what it
+    held just before, sampled every ``interval_s`` from ``/proc/self/statm`` by a thread (the BLAS and torch
+    kernels release the GIL, so the sampler runs beside them; a buffer alive for under a sample can be missed)."""
+    import threading
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)  # free heap pages go back to the system: reusing them during ``fn`` counts again
+    before, peak, done = rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            done.wait(interval_s)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        t.join()
+    return out, max(peak[0], rss()) - before
+
+
 def summary(values: list[float]) -> dict[str, float]:
     """Median, min, max and the relative spread ``(max - min) / median`` of a list of timings."""
     med = statistics.median(values)
@@ -84,10 +138,10 @@ def write(record: dict[str, Any], name: str, out: Path | None) -> Path:
 
 
 def headline(work: str, ours_s: float, peer: str, peer_s: float | None, target: str, met: bool | None,
-             note: str = "") -> dict[str, Any]:
+             note: str = "", unit: str = "s") -> dict[str, Any]:
     """One row of the summary table ``make bench`` prints at the end (``benchmarks/perf/__main__.py``):
-    the work measured, mirbench's median seconds, the peer and its median seconds (``None``: the peer is
-    not installed, ``note`` says why), the target in words and whether it is met. A benchmark puts a
-    list of these under ``"headline"`` in the record it writes."""
-    return {"work": work, "ours_s": ours_s, "peer": peer, "peer_s": peer_s,
+    the work measured, mirbench's median (seconds, or ``unit``: e.g. ``MiB`` for a memory row), the peer and
+    its median (``None``: the peer is not installed, ``note`` says why), the target in words and whether it
+    is met. A benchmark puts a list of these under ``"headline"`` in the record it writes."""
+    return {"work": work, "ours_s": ours_s, "peer": peer, "peer_s": peer_s, "unit": unit,
             "ratio": (ours_s / peer_s) if peer_s else None, "target": target, "met": met, "note": note}

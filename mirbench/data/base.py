@@ -133,7 +133,6 @@ class PairedInputs:
     ambiguous: np.ndarray | None = None
 
 
-
 PROTOCOL_INPUTS = {"retrieval": RetrievalInputs, "downstream": DownstreamInputs, "paired": PairedInputs}
 """The typed input of each protocol family; a datamodule provides ``<kind>_inputs()`` returning it."""
 

@@ -185,6 +185,10 @@ def evaluate_items(
         if genre is None or tags is None or rec is None:
             raise ValueError(f"{type(datamodule).__name__}'s songs carry no genre, tag or listening targets: give "
                              "real=RealDownstream(...) (the `real` profile) for the probes on GTZAN, MTAT and Echonest")
+    mini_root = gtzan_mini_root(gtzan_mini_dir) if gtzan_mini else None
+    if gtzan_mini and mini_root is None:  # before any work: the column is asked for and cannot be computed
+        raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {gtzan_mini_dir or shared_data_dir() / 'gtzan_mini'}; "
+                                "give gtzan_mini_dir, or set gtzan_mini: false to leave the column out")
     embedded: dict[int, np.ndarray] = {}
 
     def emb(data: DownstreamSet) -> np.ndarray:  # each data set embedded once
@@ -210,13 +214,9 @@ def evaluate_items(
     out["test/echonest_ndcg500"] = r.ndcg
     out["valid/echonest_ndcg500"] = float(np.mean([v[k] for v, k in zip(r.valid, r.best_k)]))
 
-    if gtzan_mini:
-        root = gtzan_mini_root(gtzan_mini_dir)
-        if root is None:
-            raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {gtzan_mini_dir or shared_data_dir() / 'gtzan_mini'}; "
-                                    "give gtzan_mini_dir, or set gtzan_mini: false to leave the column out")
+    if mini_root is not None:
         view = f"{type(datamodule).__name__}:{inputs.view}"
-        g_songs, g_labels, g_split, _ = gtzan_mini_songs(root, view, inputs.song_from_audio, gtzan_mini_per_genre)
+        g_songs, g_labels, g_split, _ = gtzan_mini_songs(mini_root, view, inputs.song_from_audio, gtzan_mini_per_genre)
         gm, gm_reps = gtzan_genre_items(model, g_songs, g_labels, g_split, genre_n_iter, seed, n_jobs)
         out.update(gm)
         reps.update(gm_reps)

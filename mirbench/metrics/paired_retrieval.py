@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mirbench.metrics.retrieval import GALLERY_BLOCK, as_tensor, block_edges, prepare_gallery, row_scores
+from mirbench.metrics.retrieval import (DISTANCES, GALLERY_BLOCK, as_tensor, block_edges, l2_divisors, prepare_gallery,
+                                       row_scores, squared_norms)
 
 
 @torch.no_grad()
@@ -36,27 +37,39 @@ def paired_ranks(
     """
     if ties not in ("pessimistic", "optimistic"):
         raise ValueError(f"ties must be 'pessimistic' or 'optimistic', got {ties!r}")
-    q = prepare_gallery(as_tensor(query, device), distance)
-    g = prepare_gallery(as_tensor(gallery, device if device is not None else q.device), distance)
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    q = as_tensor(query, device)
+    g = as_tensor(gallery, device if device is not None else q.device)
     if q.shape != g.shape:
         raise ValueError(f"paired query and gallery must have the same shape, got {tuple(q.shape)} and {tuple(g.shape)}")
-    g = g.to(q.dtype)
-    g_sq = g.pow(2).sum(1) if distance == "euclidean" else None
-    out = [_chunk_ranks(q[s:s + chunk_size], g, s, distance, g_sq, ties, max(1, int(gallery_block))).cpu()
+    # rows are prepared (cast, L2-normalised for cosine) a query chunk and a gallery block at a time: the bits of
+    # preparing them whole (row-wise operations), without two (N, D) copies
+    dtype = prepare_gallery(q[:0], distance).dtype
+    cast = prepare_gallery(g, "dot")  # the cast alone (no copy for float32 / float64)
+    g_div = l2_divisors(cast) if distance == "cosine" else None
+    g_sq = squared_norms(cast.to(dtype)) if distance == "euclidean" else None
+    out = [_chunk_ranks(prepare_gallery(q[s:s + chunk_size], distance), cast, g_div, s, distance, g_sq, ties,
+                        max(1, int(gallery_block))).cpu()
            for s in range(0, q.shape[0], chunk_size)]
     return torch.cat(out).long()
 
 
-def _chunk_ranks(q: torch.Tensor, g: torch.Tensor, start: int, distance: str, g_sq: torch.Tensor | None,
-                 ties: str, block: int) -> torch.Tensor:
+def _chunk_ranks(q: torch.Tensor, g: torch.Tensor, g_div: torch.Tensor | None, start: int, distance: str,
+                 g_sq: torch.Tensor | None, ties: str, block: int) -> torch.Tensor:
     """Ranks of the queries ``q`` (rows ``start...`` of the query set), one gallery block at a time.
 
     The paired scores are read from the very blocks that are counted (computed first and kept), so a
-    score is compared with its own bits whatever the GEMM does with other shapes.
+    score is compared with its own bits whatever the GEMM does with other shapes. ``q`` is prepared
+    (:func:`prepare_gallery`), ``g`` only cast: each block is divided by its rows' ``g_div`` (cosine) as it is read.
     """
     nq = q.shape[0]
     blocks = block_edges(g.shape[0], block)
-    held = {b: row_scores(q, g[b:e], distance, None if g_sq is None else g_sq[b:e])
+
+    def gallery(b: int, e: int) -> torch.Tensor:
+        return (g[b:e] if g_div is None else g[b:e] / g_div[b:e]).to(q.dtype)
+
+    held = {b: row_scores(q, gallery(b, e), distance, None if g_sq is None else g_sq[b:e])
             for b, e in blocks if b < start + nq and e > start}
     own = torch.empty(nq, 1, dtype=q.dtype, device=q.device)
     for b, d in held.items():
@@ -68,7 +81,7 @@ def _chunk_ranks(q: torch.Tensor, g: torch.Tensor, start: int, distance: str, g_
         d = held.pop(b, None)
         if d is None:
             out = buf[: nq * (e - b)].view(nq, e - b)
-            d = row_scores(q, g[b:e], distance, None if g_sq is None else g_sq[b:e], out=out)
+            d = row_scores(q, gallery(b, e), distance, None if g_sq is None else g_sq[b:e], out=out)
         # rows whose block minimum is beyond the paired score count nothing here (one cheap pass)
         low = d.amin(1, keepdim=True)
         rows = ((low <= own) if ties == "pessimistic" else (low < own)).squeeze(1).nonzero().squeeze(1)

@@ -48,6 +48,25 @@ def as_tensor(x, device=None, dtype=None) -> torch.Tensor:
     return t.to(device=device if device is not None else t.device, dtype=dtype or t.dtype)
 
 
+ROW_BLOCK = 4096  # rows per pass of the whole-matrix checks below: no (N, D) temporary
+
+
+def squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """``x.pow(2).sum(1)`` bit for bit, ``ROW_BLOCK`` rows at a time (the whole ``(N, D)`` square is not held)."""
+    return torch.cat([b.pow(2).sum(1) for b in x.split(ROW_BLOCK)]) if len(x) else x.new_zeros(0)
+
+
+def l2_divisors(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 1)``: what ``F.normalize(x, dim=1)`` divides each row by, ``ROW_BLOCK`` rows at a time, so that
+    ``x[a:b] / l2_divisors(x)[a:b]`` is ``F.normalize(x, dim=1)[a:b]`` bit for bit without a normalised copy."""
+    return torch.cat([torch.linalg.vector_norm(b, 2, 1, keepdim=True).clamp_min(1e-12) for b in x.split(ROW_BLOCK)])
+
+
+def all_finite(x: torch.Tensor) -> bool:
+    """No NaN or inf in ``x``, checked ``ROW_BLOCK`` rows at a time."""
+    return all(bool(torch.isfinite(b).all()) for b in x.split(ROW_BLOCK))
+
+
 def prepare_gallery(x: torch.Tensor, distance: str) -> torch.Tensor:
     """Embeddings in the form :func:`ranking_distances` expects (L2-normalised for ``cosine``)."""
     if distance not in DISTANCES:
@@ -109,7 +128,7 @@ def gallery_blocks(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.
     peak, where one full ``Q x G`` product is bound by the memory traffic of its output.
     """
     if distance == "euclidean" and g_sq is None:
-        g_sq = g.pow(2).sum(1)
+        g_sq = squared_norms(g)
     edges = block_edges(g.shape[0], block)
     buf = torch.empty(q.shape[0] * max(e - s for s, e in edges), dtype=q.dtype, device=q.device)
     for s, e in edges:
@@ -249,9 +268,9 @@ def nearest_neighbours(
     k = min(int(k), n - int(exclude_self))
     if k < 1:
         raise ValueError(f"need at least one neighbour: N={n}, k={k}")
-    if not torch.isfinite(emb).all():
+    if not all_finite(emb):
         raise ValueError("embeddings contain NaN or inf")
-    g_sq = emb.pow(2).sum(1) if distance == "euclidean" else None
+    g_sq = squared_norms(emb) if distance == "euclidean" else None
     out = []
     for s in range(0, n, chunk_size):
         e = min(s + chunk_size, n)

@@ -120,3 +120,9 @@ def test_gtzan_mini_split_is_stratified_and_deterministic(shared_data):
     again = gtzan_mini_songs(root, "test-view", to_view)
     assert len(calls) == 100  # the view's songs are kept for the process
     np.testing.assert_array_equal(again[2], split)
+
+
+def test_an_asked_for_gtzan_mini_column_without_excerpts_is_an_error(tmp_path):
+    dm = ToySongs()
+    with pytest.raises(FileNotFoundError, match="no GTZAN excerpts under .*gtzan_mini: false"):
+        evaluate(Oracle(np.eye(300)[:, :8]), dm, **{**FAST, "gtzan_mini": True, "gtzan_mini_dir": str(tmp_path)})

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         record["features"][name] = rec
         ours, peer = (rec["summary"][k]["median"] / len(clips) for k in ("mirbench", "librosa"))
         per_round = rec["ratio_to_baseline"]["mirbench"]["median"]
-        headlines.append(headline(HEADLINE[name], ours, "librosa", peer, ">= 1.0x librosa", ours <= peer,
+        # met by the per-round ratio (each round times both sides under the same load), not the two medians
+        headlines.append(headline(HEADLINE[name], ours, "librosa", peer, ">= 1.0x librosa", per_round <= 1.0,
                                   note=f"s per clip; median per-round time ratio {per_round:.2f}x"))
     record["headline"] = headlines
     write(record, "features_vs_librosa", a.out)

@@ -9,7 +9,7 @@ multiply). Repetitions interleave A B C, per thread count; every line is a media
 1-thread call of each engine, each in a fresh process whose large allocations are mapped and unmapped one by one
 (:func:`._timing.map_large_allocations`), sampled every millisecond.
 R@K from faiss's lists and from ours are checked equal, and paired ranks against the full-row code.
-``make bench`` runs the full size without the full-row code (``--no-full-rows``), 2 rounds.
+``make bench`` runs the full size without the full-row code (``--no-full-rows``), 2 rounds, no untimed one.
 
     python -m benchmarks.perf.retrieval_speed [--n 28435 --dim 256 --threads 1,2 --repeats 3 --out FILE]
 """
@@ -29,7 +29,7 @@ from mirbench.metrics.paired_retrieval import paired_ranks
 from mirbench.metrics.retrieval import Relevance, nearest_neighbours, prepare_gallery, row_scores
 
 KS = (1, 2, 4, 8)
-QUICK_ARGS = ["--repeats", "2", "--no-full-rows"]
+QUICK_ARGS = ["--repeats", "2", "--warmup", "0", "--no-full-rows"]  # ~4.5 min on 2 shared cores
 TARGET_TIME = 1.2  # issue #16: within 1.2x of faiss's flat search on 1 and 2 threads
 TARGET_MEMORY = 2.0  # and peak memory within 2x of faiss's
 MIB = 1 << 20
@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tags", type=int, default=50)
     p.add_argument("--threads", default="1,2", help="comma-separated torch/faiss thread counts")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (0: the first call is timed too)")
     p.add_argument("--no-full-rows", action="store_true", help="leave out the previous full-row torch code")
     p.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)  # WORK:ENGINE, the child of peak_memory_mib
     p.add_argument("--out", default=None, help="JSON record (default results/perf/retrieval_speed.json)")
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             work, peer = works[key]
             title = f"{work} {threads} thread(s)"
             base = peer if faiss is not None else "torch_full_rows"
-            rec = report(title, interleaved(engines, a.repeats), base)
+            rec = report(title, interleaved(engines, a.repeats, warmup=a.warmup), base)
             runs[work] = rec
             ours = rec["summary"]["mirbench"]["median"]
             if faiss is None:

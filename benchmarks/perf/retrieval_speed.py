@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no baseline without faiss: the full-row torch code is timed after all")
         a.no_full_rows = False
     size = f"N={a.n} D={a.dim}"
-    works = {"knn": (f"R@1/2/4/8 search {size}", "faiss_flat"), "ranks": (f"paired ranks (cosine) {size}", "faiss_flat_k1")}
+    works = {"knn": (f"R@1/2/4/8 search {size}", "faiss_flat"),
+             "ranks": (f"paired ranks (cosine) {size}", "faiss_flat_k1")}
     for threads in [int(t) for t in a.threads.split(",")]:
         runs = {}
         for key, engines in cases(emb, paired, faiss, threads, not a.no_full_rows).items():

@@ -121,7 +121,8 @@ class DownstreamInputs:
 
 @dataclass(frozen=True)
 class PairedInputs:
-    """What the Nakatsuka et al. 2024 protocol (:mod:`mirbench.evaluation.nakatsuka2024`) reads from a paired datamodule.
+    """What the Nakatsuka et al. 2024 protocol (:mod:`mirbench.evaluation.nakatsuka2024`) reads from a paired
+    datamodule.
 
     ``test``: batches of music/video pairs whose ``item`` codes cover ``0..N-1`` once. ``groups``: ``(N,)`` a code
     per item (renderings of one piece share one; the relaxed R@k counts any item of the query's group), ``None``:

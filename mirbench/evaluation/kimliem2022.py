@@ -176,7 +176,8 @@ def evaluate_items(
     t0 = time.perf_counter()
     inputs: DownstreamInputs = protocol_inputs(
         datamodule, "downstream", hint="a songs datamodule (CorpusSongsDataModule; MSDSongsDataModule with `real`); "
-        "for the genre probe on GTZAN excerpts run `mirbench evaluate --protocol kimliem2022 --data gtzan --checkpoint CKPT`")
+        "for the genre probe on GTZAN excerpts run "
+        "`mirbench evaluate --protocol kimliem2022 --data gtzan --checkpoint CKPT`")
     if real is not None:
         parts = real.load(inputs.view)
         genre, tags, rec = parts["genre"], parts["tags"], parts["recommendation"]
@@ -187,8 +188,9 @@ def evaluate_items(
                              "real=RealDownstream(...) (the `real` profile) for the probes on GTZAN, MTAT and Echonest")
     mini_root = gtzan_mini_root(gtzan_mini_dir) if gtzan_mini else None
     if gtzan_mini and mini_root is None:  # before any work: the column is asked for and cannot be computed
-        raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {gtzan_mini_dir or shared_data_dir() / 'gtzan_mini'}; "
-                                "give gtzan_mini_dir, or set gtzan_mini: false to leave the column out")
+        where = gtzan_mini_dir or shared_data_dir() / "gtzan_mini"
+        raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {where}; give gtzan_mini_dir, or set "
+                                "gtzan_mini: false to leave the column out")
     embedded: dict[int, np.ndarray] = {}
 
     def emb(data: DownstreamSet) -> np.ndarray:  # each data set embedded once

@@ -42,7 +42,8 @@ def paired_ranks(
     q = as_tensor(query, device)
     g = as_tensor(gallery, device if device is not None else q.device)
     if q.shape != g.shape:
-        raise ValueError(f"paired query and gallery must have the same shape, got {tuple(q.shape)} and {tuple(g.shape)}")
+        raise ValueError(f"paired query and gallery must have the same shape, got {tuple(q.shape)} and "
+                         f"{tuple(g.shape)}")
     # rows are prepared (cast, L2-normalised for cosine) a query chunk and a gallery block at a time: the bits of
     # preparing them whole (row-wise operations), without two (N, D) copies
     dtype = prepare_gallery(q[:0], distance).dtype

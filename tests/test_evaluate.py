@@ -165,5 +165,6 @@ def test_tutorial_knn_on_precomputed_nsynth_features(shared_data, tmp_path):
 def test_a_clip_datamodule_in_the_kimliem_protocol_says_what_to_run():
     from mirbench.evaluation.kimliem2022 import evaluate_items
 
-    with pytest.raises(TypeError, match="has no downstream_inputs.*mirbench evaluate --protocol kimliem2022 --data gtzan"):
+    with pytest.raises(TypeError,
+                       match="has no downstream_inputs.*mirbench evaluate --protocol kimliem2022 --data gtzan"):
         evaluate_items(None, object())

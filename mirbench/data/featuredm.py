@@ -35,9 +35,9 @@ from mirbench.audio.features import FEATURE_DIMS
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.base import DataInfo, RetrievalInputs
 from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
+from mirbench.data.sources.base import SPLITS
 from mirbench.paths import dataset_dir
 
-SPLITS = ("train", "valid", "test")
 SAMPLINGS = ("clips", "triplets")
 
 

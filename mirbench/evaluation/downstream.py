@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirbench.data.base import DownstreamSet
-
-SPLITS = ("train", "valid", "test")
+from mirbench.data.sources.base import SPLITS
 
 
 def _split_songs(dm, view: str):

@@ -179,7 +179,8 @@ class CorpusDataModule(CorpusBuildDataModule):
         out = {k: np.array([position[(i, round(float(s), 3))] for i, s in
                             zip(table[f"{k}_id"], table[f"{k}_start_seconds"])], dtype=np.int64)
                for k in ("anchor", "song1", "song2")}
-        return DimSimTriplets(**out, song1_vote=table["song1_vote"].to_numpy(), song2_vote=table["song2_vote"].to_numpy())
+        return DimSimTriplets(**out, song1_vote=table["song1_vote"].to_numpy(),
+                              song2_vote=table["song2_vote"].to_numpy())
 
     def retrieval_inputs(self) -> RetrievalInputs:
         """The Lee et al. 2020 protocol's input: test clips, reference clips and the clean Dim-Sim-style triplets."""

@@ -47,13 +47,13 @@ from mirbench.data.base import DataInfo, DownstreamInputs, DownstreamSet
 from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.build import DEFAULT_SPLIT
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
+from mirbench.data.sources.base import SPLITS
 from mirbench.data.song_views import (check_train_fraction, check_view_args, index_loader, learning_subset,
                                      song_train_loader, song_view, view_input_shape)
 from mirbench.io import save_npy
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 MEL_FILE = "mel_kim2022.npy"
 AUDIO_SCALE = 32767.0  # the build stores int16
 

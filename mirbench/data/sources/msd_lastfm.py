@@ -104,8 +104,9 @@ def tags_from_db(path: str | os.PathLike, ids: list[str], tags: list[str], min_c
 
 
 def id_maps_root(root: Path) -> Path:
-    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (e.g. a Taste Profile or Dim-Sim copy) when it
-    has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are ``<MSD id>.<ext>``."""
+    """Where the MSD id -> 7digital path pickles of the previews are: ``root`` (e.g. a Taste Profile or Dim-Sim
+    copy) when it has them, else the MSD copy (``$MIRBENCH_DATA/msd_lastfm``); without them previews are
+    ``<MSD id>.<ext>``."""
     for cand in (Path(root), dataset_dir("msd_lastfm", None)):
         if split_file(cand, "MSD_id_to_7D_id.pkl").is_file():
             return cand

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirbench.data.sources.base import Source
+from mirbench.data.sources.base import SPLITS, Source
 from mirbench.paths import shared_data_dir
 
 DATASET_ID = "nsynth_tutorial"
@@ -34,7 +34,6 @@ NEEDS_AUDIO_ROOT = False
 
 FEATURES = tuple([f"mfcc_{i:02d}" for i in range(20)] + [f"chroma_{i:02d}" for i in range(12)] + ["f0"])
 INSTRUMENTS = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "vocal")
-SPLITS = ("train", "valid", "test")
 SPLIT_SIZES = {"train": 1000, "valid": 200, "test": 200}
 
 

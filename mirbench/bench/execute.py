@@ -1,6 +1,7 @@
 """Execute one run: exactly the config stack a human would pass to ``mirbench fit``, then ``test``.
 
-In-process (default) builds ``MirbenchCLI(args=..., run=False)`` and calls ``trainer.fit`` then ``trainer.test``;
+In-process (default) parses the stack once (:func:`parse_run`, which also gives the runner its digest), instantiates
+it as ``MirbenchCLI(args=..., run=False)`` would, and calls ``trainer.fit`` then ``trainer.test``;
 ``mode="subprocess"`` runs ``mirbench fit ...`` then ``mirbench test ... --ckpt_path ...`` as child processes.
 Scaling (``--trainer.devices/strategy/num_nodes/accelerator``) is Lightning's own. Both modes record fit time,
 steps, the device and the test metrics through :class:`RunStats` into ``<run_dir>/run_stats.json``.
@@ -16,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -109,26 +111,58 @@ def cli_args(configs: list[str], overrides: list[str], seed: int, trainer_overri
     return args
 
 
-def _cli(args: list[str], parse_only: bool = False, **kwargs):
+# what LightningCLI.__init__ does after parsing, in order: a parse-only CLI skips them, ParsedRun.instantiate runs them
+_AFTER_PARSE = ("_set_seed", "_add_instantiators", "before_instantiate_classes", "instantiate_classes",
+                "after_instantiate_classes")
+
+
+def _parse_only_cli(args: list[str]):
+    """A MirbenchCLI that stops after parsing: no seed set, nothing instantiated (see :class:`ParsedRun`)."""
     from mirbench.cli import MirbenchCLI
 
-    kwargs.setdefault("parser_kwargs", {"default_env": False, "exit_on_error": False})
-    cls = MirbenchCLI
-    if parse_only:
-        cls = type("ParseOnlyCLI", (MirbenchCLI,), {"_set_seed": lambda self: None,
-                                                   "instantiate_classes": lambda self: None})
-    # LightningCLI warns when it is given args while sys.argv has some (here: `mirbench run ...`)
+    cls = type("ParseOnlyCLI", (MirbenchCLI,), {name: lambda self: None for name in _AFTER_PARSE})
     with mock.patch.object(sys, "argv", sys.argv[:1]):
-        return cls(args=args, run=False, **kwargs)
+        return cls(args=args, run=False, parser_kwargs={"default_env": False, "exit_on_error": False})
+
+
+@dataclass
+class ParsedRun:
+    """One run's command line, parsed once: the resolved config (``text``), its digest, and the parsed CLI, which
+    :meth:`instantiate` finishes as ``MirbenchCLI(args=...)`` would have (seed, then model, data, trainer)."""
+
+    text: str
+    sha256: str
+    cli: Any
+
+    def instantiate(self, run_dir: Path, callbacks: list[Callback]):
+        """The CLI with ``--trainer.default_root_dir=run_dir``, ``callbacks`` added to the trainer's, instantiated.
+        Once only: the parsed run lets go of the CLI, so a sweep holds no finished run's model."""
+        from mirbench.cli import MirbenchCLI
+
+        cli, self.cli = self.cli, None
+        if cli is None:
+            raise RuntimeError("this parsed run was instantiated already; parse it again (parse_run) to rerun it")
+        cli.config["trainer.default_root_dir"] = str(run_dir)
+        cli.trainer_defaults = {"callbacks": list(callbacks)}
+        cli.save_config_kwargs = {"overwrite": True}
+        for step in _AFTER_PARSE:
+            getattr(MirbenchCLI, step)(cli)
+        return cli
+
+
+def parse_run(configs: list[str], overrides: list[str], seed: int, trainer_overrides: dict | None = None) -> ParsedRun:
+    """Parse one run's config stack (nothing instantiated); the digest skips comment lines."""
+    cli = _parse_only_cli(cli_args(configs, overrides, seed, trainer_overrides))
+    text = cli.parser.dump(cli.config, skip_none=False)
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return ParsedRun(text, hashlib.sha256(body.encode()).hexdigest(), cli)
 
 
 def resolve_config(configs: list[str], overrides: list[str], seed: int,
                    trainer_overrides: dict | None = None) -> tuple[str, str]:
     """(resolved config YAML, its SHA-256) without instantiating anything; comment lines are not hashed."""
-    cli = _cli(cli_args(configs, overrides, seed, trainer_overrides), parse_only=True)
-    text = cli.parser.dump(cli.config, skip_none=False)
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    return text, hashlib.sha256(body.encode()).hexdigest()
+    parsed = parse_run(configs, overrides, seed, trainer_overrides)
+    return parsed.text, parsed.sha256
 
 
 def human_command(configs: list[str], overrides: list[str], seed: int, trainer_overrides: dict | None = None) -> str:
@@ -136,11 +170,14 @@ def human_command(configs: list[str], overrides: list[str], seed: int, trainer_o
 
 
 def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Path,
-                trainer_overrides: dict | None = None, mode: str = "inprocess") -> dict[str, float]:
+                trainer_overrides: dict | None = None, mode: str = "inprocess",
+                parsed: ParsedRun | None = None) -> dict[str, float]:
     """Fit then test one config stack; returns the test metrics plus ``fit_time_s`` and ``steps``.
 
     The test uses the best checkpoint when a ModelCheckpoint monitored something, else the final weights
     (in a subprocess: the last checkpoint). Raises on any failure, including a non-finite training loss.
+    ``parsed``: this stack already parsed (:func:`parse_run`, as the runner does for the digest), used in-process
+    instead of parsing again; a subprocess parses its own command line, as a human's ``mirbench fit`` does.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -150,7 +187,10 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     stats_path.unlink(missing_ok=True)
     args = cli_args(configs, overrides, seed, trainer_overrides)
     try:  # in-process: this process's own stats (every rank has them), never a file another one wrote
-        stats = (_inprocess if mode == "inprocess" else _subprocess)(args, run_dir, stats_path)
+        if mode == "inprocess":
+            stats = _inprocess(parsed or parse_run(configs, overrides, seed, trainer_overrides), run_dir, stats_path)
+        else:
+            stats = _subprocess(args, run_dir, stats_path)
     finally:  # a long in-process sweep must not accumulate models and GPU memory
         gc.collect()
         if torch.cuda.is_available():
@@ -162,10 +202,9 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     return out
 
 
-def _inprocess(args: list[str], run_dir: Path, stats_path: Path) -> dict[str, Any]:
+def _inprocess(parsed: ParsedRun, run_dir: Path, stats_path: Path) -> dict[str, Any]:
     stats = RunStats(str(stats_path))
-    cli = _cli(args + [f"--trainer.default_root_dir={run_dir}"],
-               trainer_defaults={"callbacks": [stats]}, save_config_kwargs={"overwrite": True})
+    cli = parsed.instantiate(run_dir, [stats])
     trainer = cli.trainer
     trainer.fit(cli.model, datamodule=cli.datamodule)
     ckpt = trainer.checkpoint_callback

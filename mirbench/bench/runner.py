@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mirbench.bench.execute import STATS_FILE, execute_run, human_command, resolve_config
+from mirbench.bench.execute import STATS_FILE, ParsedRun, execute_run, human_command, parse_run
 from mirbench.bench.records import (RunRecord, device_string, git_state, now, read_record, record_path, table_dir,
                                     versions, work_dir, write_record, write_runs_csv)
 from mirbench.bench.spec import RunPlan, SpecError, TableSpec
@@ -67,10 +67,17 @@ class SweepResult:
 class _Todo:
     index: int
     plan: RunPlan
-    cfg: str | None
-    sha: str
+    parsed: ParsedRun | None  # None: the config did not parse (``err`` says why)
     err: str
     prev: RunRecord | None
+
+    @property
+    def cfg(self) -> str | None:
+        return self.parsed.text if self.parsed is not None else None
+
+    @property
+    def sha(self) -> str:
+        return self.parsed.sha256 if self.parsed is not None else ""
 
 
 def _is_rank_zero() -> bool:
@@ -149,11 +156,11 @@ def run_table(spec: TableSpec, profile: str | None = None, rows: list[str] | Non
     todo = []
     for i, plan in enumerate(plans, 1):
         try:
-            cfg, sha, err = *resolve_config(plan.config_paths, list(plan.overrides), plan.seed, trainer_overrides), ""
+            parsed, err = parse_run(plan.config_paths, list(plan.overrides), plan.seed, trainer_overrides), ""
         except Exception as e:  # a bad config fails this run, not the sweep
-            cfg, sha, err = None, "", f"config does not resolve: {type(e).__name__}: {e}"
+            parsed, err = None, f"config does not resolve: {type(e).__name__}: {e}"
         prev = read_record(record_path(spec.id, plan.profile, plan.row, plan.seed, results_root))
-        todo.append(_Todo(i, plan, cfg, sha, err, prev))
+        todo.append(_Todo(i, plan, parsed, err, prev))
     result = SweepResult()
     if force and zero:  # all at once, before training: a killed forced sweep must not leave old records behind
         for t in todo:
@@ -264,7 +271,8 @@ def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: 
         rec.status, rec.error = "failed", t.err
     else:
         try:
-            rec.metrics = execute_run(plan.config_paths, list(plan.overrides), plan.seed, wd, trainer_overrides, mode)
+            rec.metrics = execute_run(plan.config_paths, list(plan.overrides), plan.seed, wd, trainer_overrides, mode,
+                                      parsed=t.parsed)
         except Exception as e:
             rec.status, rec.error = "failed", "".join(traceback.format_exception_only(e)).strip()
             if zero:

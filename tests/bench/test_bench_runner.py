@@ -92,3 +92,20 @@ def test_emit_slurm(tmp_path, capsys):
     assert f"srun {shlex.join(mirbench_command())} run {spec.path}" in text and mirbench_command()[0].startswith("/")
     assert '--rows "$ROW" --seeds "$SEED" --profile ci --devices 2' in text
     assert (out / "submit_all.sh").read_text().count("sbatch ") == 1
+
+
+def test_sweep_parses_each_run_once(tmp_path, monkeypatch):
+    from lightning.pytorch.cli import LightningCLI
+
+    from mirbench.bench.records import work_dir
+
+    parses = []
+    real = LightningCLI.parse_arguments
+    monkeypatch.setattr(LightningCLI, "parse_arguments", lambda self, *a: parses.append(1) or real(self, *a))
+    spec = load_spec(write_toy_table(tmp_path))
+    out = run_table(spec, rows=["slow", "fast"], results_root=tmp_path / "r", log=lambda s: None)
+    assert out.ok and len(out.done) == 2 and len(parses) == 2  # the digest's parse is the run's
+    # the run still trains in its own folder, with the config a human's `mirbench fit` would save there
+    wd = work_dir("toy_table", "default", "fast", 0, tmp_path / "r")
+    saved = next(wd.rglob("config.yaml")).read_text()
+    assert f"default_root_dir: {wd}" in saved and "lr: 0.5" in saved

@@ -109,7 +109,8 @@ class HypersphereMethod(LightningModule):
                 f"{stage}/kappa_music": out["music_kappa"].detach().mean(),
                 f"{stage}/kappa_video": out["video_kappa"].detach().mean()}
         logs.update({f"{stage}/{k}": v for k, v in getattr(self.loss, "terms", {}).items()})
-        self.log_dict(logs, batch_size=b, prog_bar=False, on_step=stage == "train", on_epoch=stage != "train")
+        self.log_dict(logs, batch_size=b, prog_bar=False, on_step=stage == "train", on_epoch=stage != "train",
+                      sync_dist=stage != "train")  # epoch means over all ranks (ModelCheckpoint monitors val/loss)
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:

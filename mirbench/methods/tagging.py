@@ -36,7 +36,7 @@ class _TaggingMethod(RepresentationMethod):
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(self.tag_logits(batch["x"]), batch["tags"])
         self.log(f"{stage}/loss", loss, prog_bar=True, on_epoch=True, on_step=stage == "train",
-                 batch_size=len(batch["tags"]))
+                 batch_size=len(batch["tags"]), sync_dist=stage != "train")  # one val/loss for every rank
         return self.check_finite(loss, stage)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -68,10 +68,10 @@ class TripletMethod(RepresentationMethod):
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._clip_batch_loss(batch)
-        self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(batch["x"]))
+        self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(batch["x"]), sync_dist=True)
         return loss
 
     def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._clip_batch_loss(batch)
-        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["x"]))
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch["x"]), sync_dist=True)
         return loss

@@ -5,7 +5,8 @@ Subclasses implement :meth:`EmbeddingMethod.embed`. The datamodule must offer ``
 per-feature mean and standard deviation of the training split are stored (scikit-learn's
 ``StandardScaler``, the first stage of every pipeline of the tutorial); at ``test`` the training split,
 embedded, is the gallery of the 1-NN protocol of :mod:`mirbench.evaluation.knn`, which logs
-``test/accuracy`` and ``test/macro_f1``. The test embeddings are written to
+``test/accuracy`` and ``test/macro_f1`` (of the whole test split: under DDP global rank 0 scores it and
+broadcasts the scores). The test embeddings are written to
 ``<trainer.log_dir>/embeddings_test.npz`` (``embeddings``, ``labels``, ``class_names``) for plots.
 """
 
@@ -47,7 +48,6 @@ class EmbeddingMethod(LightningModule):
         self.register_buffer("feat_mean", torch.zeros(dim, dtype=torch.float64))
         self.register_buffer("feat_scale", torch.ones(dim, dtype=torch.float64))
         self.register_buffer("scaler_fitted", torch.zeros((), dtype=torch.bool))
-        self._test_out: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ------------------------------------------------------------------ features
     def data_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,28 +104,34 @@ class EmbeddingMethod(LightningModule):
         return self.embed(batch["x"])
 
     # ------------------------------------------------------------------ 1-NN protocol
-    def on_test_epoch_start(self) -> None:
-        self._test_out = []
-
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._test_out.append((self.embed(batch["x"]).detach().cpu(), batch["label"].detach().cpu()))
+        """Nothing per batch: the 1-NN protocol embeds the whole test split at the epoch's end (under DDP a
+        rank's batches are a shard of it)."""
 
     def on_test_epoch_end(self) -> None:
-        test = torch.cat([e for e, _ in self._test_out]).double().numpy()
-        labels = torch.cat([y for _, y in self._test_out]).numpy()
-        self._test_out = []
+        from mirbench.evaluation.ddp import on_rank_zero
+
+        # every rank asks for log_dir (a broadcast); global rank 0 scores the whole test split and broadcasts
+        # the scores, so every rank logs the numbers of a 1-process run
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        for name, value in on_rank_zero(self.trainer, lambda: self._one_nn(out)).items():
+            self.log(f"test/{name}", value)
+
+    def _one_nn(self, out: Path) -> dict[str, float]:
+        """The 1-NN scores of the test split against the embedded training split; replicates and the test
+        embeddings written beside the run's logs."""
+        x_test, labels = self.data_arrays("test")
+        test = self.embed_array(x_test)
         x_train, y_train = self.data_arrays("train")
         replicates: dict[str, np.ndarray] = {}
         scores = knn_scores(self.embed_array(x_train), y_train, test, labels, k=self.knn_k, replicates=replicates)
-        for name, value in scores.items():
-            self.log(f"test/{name}", value)
-        out = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-        if self.trainer.is_global_zero and self.trainer.logger is not None:  # beside the run's logs
+        if self.trainer.logger is not None:
             save_replicates(out / BOOTSTRAP_FILE, {f"test/{k}": v for k, v in replicates.items()})
-        if self.save_embeddings and self.trainer.is_global_zero:
+        if self.save_embeddings:
             out.mkdir(parents=True, exist_ok=True)
             names = np.array(self.data_info.class_names if self.data_info is not None else (), dtype=str)
             np.savez(out / EMBEDDINGS_FILE, embeddings=test, labels=labels, class_names=names)
+        return scores
 
 
 class DeepEmbeddingMethod(EmbeddingMethod):

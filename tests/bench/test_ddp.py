@@ -1,6 +1,7 @@
 """DDP through `mirbench run` and `mirbench test` (2 CPU processes, gloo): the Lee et al. evaluation callback on
 a tiny tagged data set gives, under DDP, exactly the metrics of a 1-process test of the same checkpoint, and a
-2-row DDP sweep records both rows (it used to hang at row 2).
+2-row DDP sweep records both rows (it used to hang at row 2); the tutorial's 1-NN protocol scores the whole test
+split under DDP too (it used to score rank 0's shard).
 
 Lightning's DDP launcher re-runs the command line, so every run here is a `python -m mirbench.cli` child with
 this folder on PYTHONPATH (the model and data below are importable as ``test_ddp``).
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from mirbench.bench.records import read_record, record_path
 from mirbench.data.base import DataInfo, RetrievalInputs
+from mirbench.paths import PROJECT_ROOT
 
 HERE = Path(__file__).resolve().parent
 INFO = DataInfo(tag_names=("g0", "g1", "g2", "g3", "m0", "m1", "m2", "m3"),
@@ -177,3 +179,21 @@ def test_ddp_run_and_test_match_one_process(tmp_path):
     two = _test_metrics(tmp_path, stats["last_ckpt"], "two", ddp=True)
     for k in LEE_KEYS:
         assert one[k] == two[k] == pytest.approx(recs["a"].metrics[k], abs=1e-6), k
+
+
+@pytest.mark.slow
+def test_tutorial_one_nn_under_ddp_scores_the_whole_test_split(tmp_path):
+    """Each rank's test batches are a shard of the 200 notes; the 1-NN scores must be those of all of them."""
+    configs = ["benchmarks/configs/tutorial2020/trainer.yaml", "benchmarks/configs/data/nsynth.yaml",
+               "benchmarks/configs/tutorial2020/knn.yaml"]
+    base = [a for c in configs for a in ("--config", str(PROJECT_ROOT / c))]  # StandardScaler off: nothing to fit
+    base.append("--model.init_args.standardize=false")
+    scores = {}
+    for name, extra in (("one", []), ("two", ["--trainer.devices=2", "--trainer.strategy=ddp"])):
+        stats = tmp_path / f"{name}.json"
+        _mirbench(["test", *base, f"--trainer.default_root_dir={tmp_path / name}",
+                   "--trainer.callbacks+=mirbench.bench.execute.RunStats", f"--trainer.callbacks.path={stats}",
+                   *extra], tmp_path)
+        scores[name] = json.loads(stats.read_text())["test"]
+    for k in ("test/accuracy", "test/macro_f1"):
+        assert 0 < scores["one"][k] == scores["two"][k] <= 1, (k, scores)

@@ -25,6 +25,7 @@ from mirbench.data.song_batches import frame_loader, frames_and_mask
 from mirbench.hdpgmm.ovi import OnlineHDPGMM
 from mirbench.hdpgmm.representation import CODE_LOG_EPS, log_features, song_log_representation
 from mirbench.hdpgmm.whitening import Whitener
+from mirbench.methods.single_process import require_one_process
 
 
 class HDPGMMMethod(LightningModule):
@@ -58,6 +59,7 @@ class HDPGMMMethod(LightningModule):
         return None
 
     def on_train_start(self) -> None:
+        require_one_process(self, "online VI updates the global parameters in place from each batch")
         if bool(self.model.initialised):
             return
         self.initialise(self.trainer.train_dataloader)

@@ -22,6 +22,7 @@ from sklearn.cluster import MiniBatchKMeans
 from mirbench.data.base import DataInfo
 from mirbench.data.song_batches import frame_loader, frames_and_mask
 from mirbench.hdpgmm.representation import CODE_LOG_EPS
+from mirbench.methods.single_process import require_one_process
 
 
 class VQCodebookMethod(LightningModule):
@@ -77,6 +78,7 @@ class VQCodebookMethod(LightningModule):
         return self
 
     def on_train_start(self) -> None:
+        require_one_process(self, "mini-batch k-means updates the code words in place from each batch")
         if not bool(self.scaled):
             loader = self.trainer.train_dataloader
             self.fit_scaler(f[m] for f, m in map(frames_and_mask, loader))

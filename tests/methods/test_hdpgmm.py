@@ -99,3 +99,19 @@ def test_prior_hyperparameters_reach_the_model_from_the_method_and_the_cli_parse
     assert model.prior.s1 == 2.5 and model.prior.g2 == 0.5 and method.init == "kmeans++"
     assert model.config == HDPGMMConfig(s1=2.5, g2=0.5, splash=0.001)
     assert method.hparams["s1"] == 2.5  # saved for checkpoints
+
+
+@pytest.mark.parametrize("method", ["hdpgmm", "vqcodebook"])
+def test_in_place_fits_refuse_ddp(method):
+    """HDPGMM's online VI and VQCodebook's mini-batch k-means are not data-parallel: several processes are an
+    error before any batch, not a model fitted on rank 0's shard."""
+    from types import SimpleNamespace
+
+    from mirbench.methods.vqcodebook import VQCodebookMethod
+
+    info = DataInfo(input_shape=(4,))
+    m = HDPGMMMethod(n_components=4, n_song_components=2, data_info=info) if method == "hdpgmm" else \
+        VQCodebookMethod(n_clusters=4, data_info=info)
+    m._trainer = SimpleNamespace(world_size=2)
+    with pytest.raises(RuntimeError, match="cannot be fitted data-parallel.*2 processes.*--trainer.devices=1"):
+        m.on_train_start()

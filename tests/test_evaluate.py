@@ -48,7 +48,7 @@ def clip_npz(lee_dm, tmp_path_factory):
     clip_ids, _ = corpus_clip_ids(lee_dm)
     model = MeanMel()
     with torch.no_grad():
-        emb = torch.cat([model.embed(lee_dm._transform(lee_dm.features[i])[None]) for i in range(len(clip_ids))])
+        emb = torch.cat([model.embed(torch.from_numpy(lee_dm.transform(np.asarray(lee_dm.features[i], np.float32)))[None]) for i in range(len(clip_ids))])
     path = tmp_path_factory.mktemp("emb") / "clips.npz"
     np.savez(path, ids=np.asarray(clip_ids), emb=emb.numpy())
     return path

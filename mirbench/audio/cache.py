@@ -121,3 +121,30 @@ class FeatureCache:
         for e in self._entries.values():
             w.writerow([e.item_id, e.file, e.frames, e.dim])
         write_text(self.root / INDEX, buf.getvalue())
+
+
+class StackedArrays:
+    """The reading side of :class:`FeatureCache` over one ``(n, frames, ...)`` array whose row ``i`` is item
+    ``ids[i]`` (the embedded corpus stores each feature so): ``load``, ``entry``, ``in``, ``ids``, ``len``."""
+
+    def __init__(self, array: np.ndarray, ids: list[str]):
+        if len(array) != len(ids):
+            raise ValueError(f"{len(array)} stacked arrays for {len(ids)} ids")
+        self.array, self._row = array, {item_id: i for i, item_id in enumerate(ids)}
+        dim = int(array.shape[2]) if array.ndim > 2 else 1
+        self._entry = {item_id: CacheEntry(item_id, "", int(array.shape[1]), dim) for item_id in self._row}
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self._row
+
+    def ids(self) -> list[str]:
+        return list(self._row)
+
+    def entry(self, item_id: str) -> CacheEntry:
+        return self._entry[item_id]
+
+    def load(self, item_id: str, mmap: bool = True) -> np.ndarray:
+        return self.array[self._row[item_id]]

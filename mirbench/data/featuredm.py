@@ -4,14 +4,17 @@ A data set module parses its real files into a :class:`Table` (item ids, split r
 class labels, audio paths) and subclasses :class:`FeatureDataModule`, which reads the features
 that ``mirbench prepare`` cached (memory-mapped) and yields batches::
 
-    {"x": (B, crop_frames, dim) float32, "tags": (B, T) float32, "label": (B,) int64, "track": (B,) int64}
+    {"x": (B, crop_frames, dim) float32, "tags": (B, T) float32, "label": (B,) int64, "track": (B,) int64,
+     "clip": (B,) int64}
 
-``tags``/``label`` appear when the data set has them; ``track`` is the item's row in the table, so
-per-segment outputs can be averaged per track (Lee et al. evaluate full songs as the mean of
-non-overlapping 3-s windows: ``eval_mode="segments"``).
+``tags``/``label`` appear when the data set has them; ``clip`` is the item's row in the table and ``track`` its
+track (the row itself unless the table maps clips to tracks), so per-segment outputs can be averaged per track
+(Lee et al. evaluate full songs as the mean of non-overlapping 3-s windows: ``eval_mode="segments"``).
 
-Metric learning (Lee et al. 2020, as :class:`mirbench.data.corpus.datamodule.CorpusDataModule`):
-``sampling="triplets"`` makes the training batches category triplets of
+The embedded corpus is one of them (:class:`mirbench.data.corpus.datamodule.CorpusDataModule`: its clips are
+items of one length, stacked in one array per feature, several per piece through ``Table.clip_track``).
+
+Metric learning (Lee et al. 2020): ``sampling="triplets"`` makes the training batches category triplets of
 :mod:`mirbench.data.sampling` (``{"anchor", "positive", "negative", "category"}``, plus
 ``track_anchor/positive/negative`` with ``track_triplets``) over the non-overlapping crops of the
 training items; needs a tag matrix and tag categories (``data_info.categories``). ``reference_dataloader()`` gives
@@ -30,7 +33,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from mirbench.audio.cache import FeatureCache
+from mirbench.audio.cache import FeatureCache, StackedArrays
 from mirbench.audio.features import FEATURE_DIMS
 from mirbench.audio.prepare import AudioItem
 from mirbench.data.base import DataInfo, RetrievalInputs
@@ -43,13 +46,19 @@ SAMPLINGS = ("clips", "triplets")
 
 @dataclass
 class Table:
-    """A parsed data set: ``ids[i]`` is row i; ``splits`` maps split -> rows; targets are per row."""
+    """A parsed data set: ``ids[i]`` is row i; ``splits`` maps split -> rows; targets are per row.
+
+    ``clip_track``: when the items are clips cut from tracks (the corpus: several excerpts per piece), the
+    track of each row, and ``track_tags`` ``(n_tracks, T)`` the tracks' tags; otherwise every item is its own
+    track (``track`` = row in the batches and the triplets)."""
 
     ids: list[str]
     splits: dict[str, np.ndarray]
     audio: list[AudioItem] = field(default_factory=list)
     tags: np.ndarray | None = None  # (n, T) {0, 1}
     labels: np.ndarray | None = None  # (n,) int
+    clip_track: np.ndarray | None = None  # (n,) int rows into track_tags
+    track_tags: np.ndarray | None = None  # (n_tracks, T) {0, 1}
 
     def __post_init__(self):
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in self.splits.items()}
@@ -81,6 +90,8 @@ class FeatureDataModule(LightningDataModule):
     """
 
     dataset_id = ""
+    equal_length_items = False  # True: whole items batch together and make the triplets (crop_frames None)
+    drop_last_train = True  # drop a short last training batch (when the split holds more than one batch)
 
     def __init__(
         self,
@@ -105,9 +116,9 @@ class FeatureDataModule(LightningDataModule):
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if reference_split not in SPLITS:
             raise ValueError(f"reference_split must be one of {SPLITS}, got {reference_split!r}")
-        if sampling == "triplets" and crop_frames is None:
+        if sampling == "triplets" and crop_frames is None and not self.equal_length_items:
             raise ValueError("sampling='triplets' draws fixed-length crops: set crop_frames")
-        if crop_frames is None and batch_size != 1:
+        if crop_frames is None and batch_size != 1 and not self.equal_length_items:
             raise ValueError("crop_frames=None (whole items of different lengths) needs batch_size=1")
         self.root = dataset_dir(self.dataset_id, root)
         self.feature = feature
@@ -131,7 +142,7 @@ class FeatureDataModule(LightningDataModule):
     @property
     def transform(self):
         """A picklable function applied to every float32 crop (or whole item) before batching; identity here."""
-        return _identity
+        return identity
 
     # -- facts -----------------------------------------------------------------------------
     @property
@@ -149,7 +160,7 @@ class FeatureDataModule(LightningDataModule):
         return DataInfo(input_shape=tuple(int(s) for s in shape if s is not None), **self.info_fields())
 
     @property
-    def cache(self) -> FeatureCache | None:
+    def cache(self) -> FeatureCache | StackedArrays | None:
         if self._cache is None and (self.cache_dir / "index.csv").is_file():
             self._cache = FeatureCache(self.cache_dir)
         return self._cache
@@ -192,13 +203,16 @@ class FeatureDataModule(LightningDataModule):
                               transform=self.transform)
 
     def triplet_dataset(self, split: str = "train") -> TripletDataset:
-        """Category (+ track) triplets over every non-overlapping ``crop_frames`` crop of ``split``'s items."""
-        info, tags = self.data_info, self.table.tags
+        """Category (+ track) triplets over every non-overlapping ``crop_frames`` crop of ``split``'s items (whole
+        items when ``crop_frames`` is None); a crop's track is its item's (:attr:`Table.clip_track`, else the item)."""
+        info, table = self.data_info, self.table
+        tags = table.tags if table.clip_track is None else table.track_tags
         if tags is None or not info.categories:
             raise ValueError(f"{self.dataset_id}: sampling='triplets' needs a tag matrix and tag categories")
-        segments = SegmentDataset(self.cache, self.table, self.split_rows(split), self.crop_frames, None,
+        segments = SegmentDataset(self.cache, table, self.split_rows(split), self.crop_frames, None,
                                   transform=self.transform)
-        clip_track = np.array([r for r, _ in segments.index], dtype=np.int64)
+        rows = np.array([r for r, _ in segments.index], dtype=np.int64)
+        clip_track = rows if table.clip_track is None else np.asarray(table.clip_track)[rows]
         clips = ClipDataset(_SegmentArrays(segments), np.arange(len(clip_track)), clip_track, tags)
         sampler = TripletSampler(clips.clips, clip_track, tags, info.tag_categories, info.categories)
         length = self.triplets_per_epoch or len(sampler.tracks)
@@ -210,7 +224,7 @@ class FeatureDataModule(LightningDataModule):
             self.dataset(split),
             batch_size=self.batch_size,
             shuffle=train,
-            drop_last=train and len(self.split_rows(split)) > self.batch_size,
+            drop_last=train and self.drop_last_train and len(self.split_rows(split)) > self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
@@ -259,7 +273,8 @@ class FeatureDataModule(LightningDataModule):
 
 
 def _targets(table: Table, row: int) -> dict:
-    out = {"track": torch.tensor(row, dtype=torch.long)}
+    track = row if table.clip_track is None else int(table.clip_track[row])
+    out = {"track": torch.tensor(track, dtype=torch.long), "clip": torch.tensor(row, dtype=torch.long)}
     if table.tags is not None:
         out["tags"] = torch.from_numpy(np.asarray(table.tags[row], dtype=np.float32))
     if table.labels is not None:
@@ -267,14 +282,18 @@ def _targets(table: Table, row: int) -> dict:
     return out
 
 
-def _crop(a: np.ndarray, start: int, n: int) -> np.ndarray:
-    x = np.array(a[start : start + n], dtype=np.float32)  # a copy: memmaps are read-only
+def _crop(a: np.ndarray, start: int, n: int | None) -> np.ndarray:
+    """Frames ``start`` to ``start + n`` of ``a`` (``n`` None: to the end), float32, zero-padded to ``n``."""
+    x = np.array(a[start : None if n is None else start + n], dtype=np.float32)  # a copy: memmaps are read-only
+    if n is None:
+        return x
     if len(x) < n:  # shorter than one crop: zero-pad at the end
         x = np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), np.float32)])
     return x
 
 
-def _identity(x: np.ndarray) -> np.ndarray:
+def identity(x: np.ndarray) -> np.ndarray:
+    """The default transform: the float32 crop as it is."""
     return x
 
 
@@ -284,7 +303,7 @@ class CropDataset(Dataset):
     def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int | None, random_crop: bool,
                  transform=None):
         self.cache, self.table, self.rows, self.crop, self.random_crop = cache, table, rows, crop, random_crop
-        self.transform = transform or _identity
+        self.transform = transform or identity
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -302,17 +321,18 @@ class CropDataset(Dataset):
 
 
 class SegmentDataset(Dataset):
-    """Every non-overlapping ``crop``-frame segment of every item (at least one, zero-padded)."""
+    """Every non-overlapping ``crop``-frame segment of every item (at least one, zero-padded; ``crop`` None: the
+    whole item is its one segment)."""
 
-    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int, max_segments: int | None,
-                 transform=None):
+    def __init__(self, cache: FeatureCache, table: Table, rows: np.ndarray, crop: int | None,
+                 max_segments: int | None, transform=None):
         self.cache, self.table, self.crop = cache, table, crop
-        self.transform = transform or _identity
+        self.transform = transform or identity
         index = []
         for r in rows:
-            n = max(cache.entry(table.ids[int(r)]).frames // crop, 1)
+            n = 1 if crop is None else max(cache.entry(table.ids[int(r)]).frames // crop, 1)
             n = min(n, max_segments) if max_segments else n
-            index.extend((int(r), k * crop) for k in range(n))
+            index.extend((int(r), k * (crop or 0)) for k in range(n))
         self.index = index
 
     def __len__(self) -> int:

@@ -23,17 +23,18 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader
 
-from mirbench.audio.features import normalize_lee2020
+from mirbench.audio.cache import StackedArrays
 from mirbench.audio.decode import SAMPLE_RATE
+from mirbench.audio.features import normalize_lee2020
 from mirbench.data.base import DataInfo, DimSimTriplets, RetrievalInputs
-from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
 from mirbench.data.corpus.dimsim import track_id
-from mirbench.data.sampling import ClipDataset, EpochIndexSampler, TripletDataset, TripletSampler
+from mirbench.data.corpus.tags import CATEGORIES
+from mirbench.data.featuredm import FeatureDataModule, Table, identity
+from mirbench.data.sources import corpus as corpus_source
+from mirbench.data.sources.base import SPLITS
 from mirbench.paths import dataset_dir
 
 log = logging.getLogger(__name__)
@@ -75,28 +76,42 @@ class CorpusBuildDataModule(LightningDataModule):
         return CorpusParams(n_pieces=h.n_pieces, clips_per_piece=h.clips_per_piece, seed=h.seed, split=split)
 
     @property
-    def root(self) -> str | None:
-        return self.hparams.root
-
-    @property
     def path(self) -> Path:
-        return corpus_dir(self.params, self.root)
+        return corpus_dir(self.params, self.hparams.root)
 
     def build(self) -> Path:
         """The build folder, built first when absent."""
-        return ensure_corpus(self.params, self.root, self.hparams.build_workers)
+        return ensure_corpus(self.params, self.hparams.root, self.hparams.build_workers)
 
     def prepare_data(self) -> None:
         self.build()
 
 
-class CorpusDataModule(CorpusBuildDataModule):
-    """Clips (classification, proxy) or category/track triplets (triplet models) of the corpus.
+def _logmel_lee2020(x: np.ndarray) -> np.ndarray:
+    return normalize_lee2020(x)[None]  # (1, frames, mels)
+
+
+def _int16_audio(x: np.ndarray) -> np.ndarray:
+    return x / 32767.0
+
+
+_TRANSFORMS = {"logmel": _logmel_lee2020, "audio": _int16_audio, "frames52": identity}
+
+
+class CorpusDataModule(CorpusBuildDataModule, FeatureDataModule):
+    """Clips (classification, proxy) or category/track triplets (triplet models) of the corpus: the clip
+    datamodule of the real-format data sets (:class:`~mirbench.data.featuredm.FeatureDataModule`) over the
+    corpus source (:func:`mirbench.data.sources.corpus.load`) and its stacked feature arrays.
 
     ``features``: ``logmel`` (Lee et al. 2020 input, ``(1, 129, 128)`` normalised), ``frames52``
     (Kim & Liem 2022 frames) or ``audio`` (22,050 Hz waveform). ``sampling``: ``clips`` or
-    ``triplets`` (``track_triplets`` adds same-track triplets for track regularisation).
+    ``triplets`` (``track_triplets`` adds same-track triplets for track regularisation: two excerpts of one
+    piece). Every clip is one whole item (all have one length); triplets are drawn with the corpus ``seed``.
     """
+
+    dataset_id = "corpus"
+    equal_length_items = True
+    drop_last_train = False
 
     def __init__(self, root: str | None = None, n_pieces: int = 360, clips_per_piece: int = 6, seed: int = 0,
                  split: tuple[float, float, float] = DEFAULT_SPLIT,
@@ -104,7 +119,9 @@ class CorpusDataModule(CorpusBuildDataModule):
                  sampling: Literal["clips", "triplets"] = "clips", track_triplets: bool = False,
                  triplets_per_epoch: int = 4096, batch_size: int = 32, num_workers: int = 0,
                  reference_split: Literal["train", "valid"] = "train", build_workers: int | None = None):
-        super().__init__()
+        super().__init__(root=root, feature=features, crop_frames=None, batch_size=batch_size,
+                         num_workers=num_workers, sampling=sampling, track_triplets=track_triplets,
+                         triplets_per_epoch=triplets_per_epoch, triplet_seed=seed, reference_split=reference_split)
         self.save_hyperparameters()
         self._loaded = False
 
@@ -120,54 +137,31 @@ class CorpusDataModule(CorpusBuildDataModule):
         self.tag_names, self.tag_categories = tuple(tags["tag"]), tuple(tags["category"])
         self.features = np.load(path / FEATURE_FILES[self.hparams.features], mmap_mode="r")
         self.clip_track = self.clips["track"].to_numpy()
-        self.split_clips = {s: np.flatnonzero(self.clips["split"].to_numpy() == s) for s in ("train", "valid", "test")}
+        self.split_clips = {s: np.flatnonzero(self.clips["split"].to_numpy() == s) for s in SPLITS}
+        self._store = StackedArrays(self.features, list(self.clips["clip_id"]))
         self._loaded = True
+
+    def build_table(self) -> Table:
+        self.setup()
+        source = corpus_source.load(self.path)
+        return Table(ids=list(source.ids), splits=dict(source.splits), tags=source.tags,
+                     clip_track=source.clip_track, track_tags=self.track_tags)
+
+    @property
+    def cache(self) -> StackedArrays:
+        self.setup()
+        return self._store
+
+    @property
+    def transform(self):
+        return _TRANSFORMS[self.hparams.features]
 
     @property
     def data_info(self) -> DataInfo:
         self.setup()
-        shape = tuple(self._transform(self.features[0]).shape)
+        shape = tuple(np.shape(self.transform(np.asarray(self.features[0], dtype=np.float32))))
         return DataInfo(tag_names=self.tag_names, tag_categories=self.tag_categories,
                         categories=CATEGORIES, input_shape=shape, sample_rate=SAMPLE_RATE)
-
-    def _transform(self, array: np.ndarray) -> torch.Tensor:
-        x = np.asarray(array, dtype=np.float32)
-        if self.hparams.features == "logmel":
-            return torch.from_numpy(normalize_lee2020(x))[None]  # (1, frames, mels)
-        if self.hparams.features == "audio":
-            return torch.from_numpy(x / 32767.0)
-        return torch.from_numpy(x)
-
-    def clip_dataset(self, split: str) -> ClipDataset:
-        self.setup()
-        return ClipDataset(self.features, self.split_clips[split], self.clip_track, self.track_tags, self._transform)
-
-    # -- loaders ------------------------------------------------------------------------------
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=shuffle,
-                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        clips = self.clip_dataset("train")
-        if self.hparams.sampling == "clips":
-            return self._loader(clips, shuffle=True)
-        sampler = TripletSampler(clips.clips, self.clip_track, self.track_tags, self.tag_categories,
-                                 self.data_info.categories)
-        triplets = TripletDataset(clips, sampler, self.hparams.triplets_per_epoch, self.params.seed,
-                                  self.hparams.track_triplets)
-        # Lightning sets the sampler's epoch at every epoch start: new triplets each epoch, also on resume
-        return DataLoader(triplets, batch_size=self.hparams.batch_size, sampler=EpochIndexSampler(len(triplets)),
-                          num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.clip_dataset("valid"), shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.clip_dataset("test"), shuffle=False)
-
-    def reference_dataloader(self) -> DataLoader:
-        """Clips whose embeddings give tag centroids (triplet models' auto-tagging, Lee et al. 2020)."""
-        return self._loader(self.clip_dataset(self.hparams.reference_split), shuffle=False)
 
     def dimsim_triplets(self, clean: bool = True) -> DimSimTriplets:
         """Dim-Sim-style triplets as indices into the test clip order, with their votes."""

@@ -34,7 +34,6 @@ from mirbench.data.corpus.dimsim import track_id
 from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.featuredm import FeatureDataModule, Table, identity
 from mirbench.data.sources import corpus as corpus_source
-from mirbench.data.sources.base import SPLITS
 from mirbench.paths import dataset_dir
 
 log = logging.getLogger(__name__)
@@ -130,20 +129,19 @@ class CorpusDataModule(CorpusBuildDataModule, FeatureDataModule):
         if self._loaded:
             return
         path = self.build()
-        self.clips = pd.read_csv(path / "clips.csv")
-        self.pieces = pd.read_csv(path / "pieces.csv")
+        self.source = corpus_source.load(path)  # clips, their splits, pieces and tags, parsed once
+        self.clips = pd.read_csv(path / "clips.csv")  # its columns serve the id lookups and the Dim-Sim positions
         self.track_tags = np.load(path / "tag_matrix.npy")
-        tags = pd.read_csv(path / "tags.csv")
-        self.tag_names, self.tag_categories = tuple(tags["tag"]), tuple(tags["category"])
+        self.tag_names, self.tag_categories = self.source.tag_names, self.source.tag_categories
         self.features = np.load(path / FEATURE_FILES[self.hparams.features], mmap_mode="r")
-        self.clip_track = self.clips["track"].to_numpy()
-        self.split_clips = {s: np.flatnonzero(self.clips["split"].to_numpy() == s) for s in SPLITS}
-        self._store = StackedArrays(self.features, list(self.clips["clip_id"]))
+        self.clip_track = self.source.clip_track
+        self.split_clips = dict(self.source.splits)
+        self._store = StackedArrays(self.features, list(self.source.ids))
         self._loaded = True
 
     def build_table(self) -> Table:
         self.setup()
-        source = corpus_source.load(self.path)
+        source = self.source
         return Table(ids=list(source.ids), splits=dict(source.splits), tags=source.tags,
                      clip_track=source.clip_track, track_tags=self.track_tags)
 

@@ -136,44 +136,81 @@ def gallery_blocks(q: torch.Tensor, g: torch.Tensor, distance: str, g_sq: torch.
         yield s, row_scores(q, g[s:e], distance, None if g_sq is None else g_sq[s:e], out=out)
 
 
-def _topk_ordered(d: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the k smallest entries per row, in (value, column) order, ties to the lower column."""
-    kk = min(k + 1, d.shape[1])
-    vals, idx = torch.topk(d, kk, dim=1, largest=False, sorted=True)
-    # topk's choice among entries tied with the k-th value is unspecified: redo those rows exactly
-    ambiguous = vals[:, k] == vals[:, k - 1] if kk > k else torch.zeros(len(d), dtype=torch.bool, device=d.device)
-    vals, idx = vals[:, :k], idx[:, :k]
-    by_idx = idx.argsort(dim=1)
-    idx, vals = idx.gather(1, by_idx), vals.gather(1, by_idx)
-    idx = idx.gather(1, vals.argsort(dim=1, stable=True))
-    if ambiguous.any():
-        idx[ambiguous] = torch.sort(d[ambiguous], dim=1, stable=True).indices[:, :k]
-    return idx
+_LOW32 = (1 << 32) - 1
 
 
-def _merge(best_v: torch.Tensor, best_i: torch.Tensor, vals: torch.Tensor, idx: torch.Tensor,
-           k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k first of two (value, index)-ordered lists per row, where every ``idx`` is above every ``best_i``.
+def _order_keys(vals: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """int64 keys that sort like (float32 value, column): the value's bits made monotone, then the column.
 
-    A stable sort by value of ``[best, new]`` keeps equal values in index order, so it is the
-    (value, index) order of the union.
+    ``+ 0.0`` turns -0.0 into +0.0, so equal values get equal bits and the column breaks the tie.
     """
-    v, i = torch.cat([best_v, vals], 1), torch.cat([best_i, idx], 1)
-    order = v.argsort(dim=1, stable=True)[:, :k]
-    return v.gather(1, order), i.gather(1, order)
+    bits = (vals + 0.0).view(torch.int32)
+    return ((bits ^ ((bits >> 31) & 0x7FFFFFFF)).long() << 32) | cols
+
+
+def _key_values(keys: torch.Tensor) -> torch.Tensor:
+    """The float32 values of :func:`_order_keys` keys."""
+    mono = (keys >> 32).int()
+    return (mono ^ ((mono >> 31) & 0x7FFFFFFF)).view(torch.float32)
+
+
+def _first_k(vals: torch.Tensor, cols: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` first entries of each row in (value, column) order: ``(values, columns)``, each ``(Q, k)``.
+
+    float32: one sort of :func:`_order_keys` (columns below 2^31); other dtypes: a stable sort by column, then
+    one by value.
+    """
+    if vals.dtype == torch.float32:
+        keys = _order_keys(vals, cols).sort(1).values[:, :k]
+        return _key_values(keys), keys & _LOW32
+    order = cols.argsort(dim=1, stable=True)
+    vals, cols = vals.gather(1, order), cols.gather(1, order)
+    order = vals.argsort(dim=1, stable=True)[:, :k]
+    return vals.gather(1, order), cols.gather(1, order)
+
+
+def _block_candidates(d: torch.Tensor, s: int, gmin: torch.Tensor, bound: torch.Tensor, strict: bool
+                      ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Entries of the score block ``d`` ``(Q, w)`` (gallery columns from ``s``) below ``bound`` ``(Q, 1)``
+    (``strict``) or up to it: ``[(values (Q, m), columns (Q, m))]`` padded with (+inf, 2^32 - 1).
+
+    Column group j holds columns j, j + ng, ..., j + 15 ng (``ng = w // 16``); only groups whose minimum ``gmin``
+    ``(Q, ng)`` passes the bound are read. Columns past ``16 ng`` are all returned.
+    """
+    nq, w = d.shape
+    ng = gmin.shape[1]
+    parts = []
+    r, j = (gmin < bound if strict else gmin <= bound).nonzero(as_tuple=True)
+    if len(r):
+        cols = j[:, None] + ng * torch.arange(_GROUP, device=d.device)
+        vals = torch.take(d, (r * w)[:, None] + cols)
+        lim = bound.index_select(0, r)
+        keep = (vals < lim if strict else vals <= lim).view(-1).nonzero().squeeze(1)
+        rows = r.repeat_interleave(_GROUP).index_select(0, keep)
+        counts = torch.bincount(rows, minlength=nq)
+        m = int(counts.max())
+        slot = rows * m + torch.arange(len(rows), device=d.device) - (counts.cumsum(0) - counts).index_select(0, rows)
+        out_v = d.new_full((nq * m,), float("inf")).index_copy_(0, slot, vals.view(-1).index_select(0, keep))
+        out_c = torch.full((nq * m,), _LOW32, dtype=torch.long, device=d.device)
+        out_c.index_copy_(0, slot, cols.view(-1).index_select(0, keep) + s)
+        parts.append((out_v.view(nq, m), out_c.view(nq, m)))
+    if w > ng * _GROUP:
+        parts.append((d[:, ng * _GROUP:], torch.arange(s + ng * _GROUP, s + w, device=d.device).expand(nq, -1)))
+    return parts
 
 
 def _chunk_neighbours(q: torch.Tensor, g: torch.Tensor, k: int, distance: str, g_sq: torch.Tensor | None,
                       self_start: int | None, block: int) -> torch.Tensor:
     """The k nearest ``(Q, k)`` in (value, index) order of each ``q`` row among ``g``, one gallery block at a time.
 
-    Exactly the selection of :func:`_topk_ordered` on the full row. After the first block, only entries
-    strictly below a row's current k-th value can enter (an equal one has a larger index and loses the
-    tie); they are few, and found through the minima of column groups (:func:`_block_candidates`)
-    instead of a top-k over the whole block.
+    Exactly the first k of a stable sort of each full row. In a block, only entries that can enter a row's list
+    are read, found through the minima of 16-entry column groups: in the first block, entries up to the k-th
+    smallest group minimum (k groups hold an entry at most that value); after it, entries strictly below the
+    row's current k-th value (an equal one has a larger index and loses the tie). They are few: the candidates
+    and the list are merged by one sort. A block too narrow for k groups is merged whole.
     """
     nq = q.shape[0]
-    best_v = best_i = None
+    best: tuple[torch.Tensor, torch.Tensor] | None = None
     for s, d in gallery_blocks(q, g, distance, g_sq, block):
         w = d.shape[1]
         if self_start is not None:
@@ -181,70 +218,19 @@ def _chunk_neighbours(q: torch.Tensor, g: torch.Tensor, k: int, distance: str, g
             if lo < hi:
                 r = torch.arange(lo, hi, device=d.device)
                 d[r, r + (self_start - s)] = float("inf")
-        found = None
-        if w % _GROUP == 0 and best_v is None and w // _GROUP >= k:
-            # the k-th smallest group minimum bounds the k-th smallest entry: every entry up to it is read
-            gmin = d.view(nq, _GROUP, w // _GROUP).amin(1)
-            tau = gmin.sort(dim=1).values[:, k - 1:k]
-            found = _block_candidates(d, torch.nextafter(tau, torch.full_like(tau, float("inf"))), gmin)
-            if found is not None and len(found[0]) == nq:  # every row has >= k candidates
-                _, vals, cols = found
-                order = vals.argsort(dim=1, stable=True)[:, :k]
-                best_v, best_i = vals.gather(1, order), cols.gather(1, order) + s
-                continue
-            found = None
-        elif w % _GROUP == 0 and best_v is not None and best_v.shape[1] == k:
-            found = _block_candidates(d, best_v[:, -1:])
-        if found is None:  # first block, or too many candidates: a top-k of the block
-            idx = _topk_ordered(d, min(k, w))
-            vals, idx = d.gather(1, idx), idx + s
-            best_v, best_i = (vals, idx) if best_v is None else _merge(best_v, best_i, vals, idx, k)
-            continue
-        rows, vals, cols = found
-        if len(rows):
-            best_v[rows], best_i[rows] = _merge(best_v[rows], best_i[rows], vals, cols + s, k)
-    return best_i
-
-
-def _block_candidates(d: torch.Tensor, tau: torch.Tensor, gmin: torch.Tensor | None = None
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """Entries of the block ``d`` ``(Q, w)`` that can beat ``tau`` ``(Q, 1)``: ``(rows (R,), values (R, c),
-    columns (R, c))``, columns ascending per row, padded with +inf; None when there are many.
-
-    Column group j holds columns j, j + w/16, ...; only groups whose minimum ``gmin`` ``(Q, w/16)`` is
-    below ``tau`` are read.
-    """
-    nq, w = d.shape
-    ng = w // _GROUP
-    gmin = d.view(nq, _GROUP, ng).amin(1) if gmin is None else gmin
-    hit = gmin < tau
-    n_hit = hit.sum(1)
-    rows = n_hit.nonzero().squeeze(1)
-    if len(rows) == 0:
-        return rows, d.new_empty(0, 0), rows.new_empty(0, 0)
-    c = int(n_hit[rows].max())
-    if 2 * c * _GROUP > w:
-        return None
-    # the hit groups of each row in ascending order, then slots past the row's count (not valid)
-    hit = hit[rows]
-    slot = torch.where(hit, hit.cumsum(1) - 1, c)
-    gj = torch.zeros(len(rows), c + 1, dtype=torch.long, device=d.device)
-    gj.scatter_(1, slot, torch.arange(ng, device=d.device).expand(len(rows), -1))
-    gj = gj[:, :c]
-    valid = torch.arange(c, device=d.device)[None, :] < n_hit[rows][:, None]
-    # (R, 16, c): for group columns sorted ascending, j1 + ng t < j2 + ng t < j1 + ng (t + 1): ascending
-    cols = (gj[:, None, :] + ng * torch.arange(_GROUP, device=d.device)[None, :, None]).reshape(len(rows), -1)
-    vals = d.view(-1)[(rows[:, None] * w + cols)]
-    keep = (vals < tau[rows]) & valid[:, None, :].expand(-1, _GROUP, -1).reshape(len(rows), -1)
-    # compact each row's candidates to the front, in their (ascending) order, +inf after them
-    n_keep = keep.sum(1)
-    m = int(n_keep.max())
-    slot = torch.where(keep, keep.cumsum(1) - 1, m)
-    out_v = torch.full((len(rows), m + 1), float("inf"), dtype=d.dtype, device=d.device)
-    out_c = torch.zeros(len(rows), m + 1, dtype=cols.dtype, device=d.device)
-    out_v.scatter_(1, slot, vals)
-    out_c.scatter_(1, slot, cols)
-    return rows, out_v[:, :m], out_c[:, :m]
+        ng = w // _GROUP
+        full = best is not None and best[0].shape[1] == k
+        if full or (best is None and ng >= k):
+            grouped = d.view(nq, _GROUP, ng) if ng * _GROUP == w else d[:, :ng * _GROUP].reshape(nq, _GROUP, ng)
+            gmin = grouped.amin(1)
+            bound = best[0][:, -1:] if full else gmin.kthvalue(k, 1, keepdim=True).values
+            parts = _block_candidates(d, s, gmin, bound, strict=full)
+        else:
+            parts = [(d, torch.arange(s, s + w, device=d.device).expand(nq, -1))]
+        if parts:
+            parts = ([best] if best is not None else []) + parts
+            best = _first_k(torch.cat([v for v, _ in parts], 1), torch.cat([c for _, c in parts], 1), k)
+    return best[1]
 
 
 @torch.no_grad()

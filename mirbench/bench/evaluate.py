@@ -230,7 +230,7 @@ def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, 
 
         view = dm_args.get("view", "frames52")
         to_view = lambda y: song_view(y, view, SAMPLE_RATE)  # noqa: E731
-    songs, labels, split, _ = K.gtzan_mini_songs(root, f"evaluate:{view}", to_view, per_genre)
+    songs, labels, split, _ = K.gtzan_mini_songs(root, view, to_view, per_genre)
     return K.gtzan_genre_items(model, songs, labels, split, **kw)
 
 

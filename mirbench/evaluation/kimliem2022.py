@@ -52,7 +52,6 @@ from mirbench.paths import shared_data_dir
 
 RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
 GTZAN_MINI_SPLIT_SEED = 0
-_AUDIO_CACHE: dict[tuple, list[np.ndarray]] = {}  # (root, view, per_genre) -> songs; one decode per process
 
 
 def gtzan_mini_root(root: str | Path | None = None) -> Path | None:
@@ -68,23 +67,41 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     """``(songs in the view, labels (N,), split (N,), track ids)`` of the excerpts under ``root``
     (``per_genre``: only the first excerpts of each genre, by id; CI uses 4).
 
-    Audio is decoded at 22,050 Hz mono (:func:`mirbench.audio.decode.load_audio`); the featurised songs of a
-    view are kept for the process, so the rows of a table sharing a view featurise once (a view that returns
-    the waveform itself is decoded again instead).
+    Audio is decoded at 22,050 Hz mono (:func:`mirbench.audio.decode.load_audio`) and put in the view by
+    ``to_view``. The songs of a feature view are kept on disk (:func:`gtzan_mini_cache`), so the rows of a table,
+    later runs and subprocess runs featurise once; the ``audio`` view (the waveform itself, 265 MB for the 100
+    excerpts) is decoded on each call.
     """
     from mirbench.audio.decode import SAMPLE_RATE, load_audio
     from mirbench.data.gtzan import find_tracks
 
     tracks = find_tracks(root)
     ids, labels, split = gtzan_mini_ids(root, per_genre)
-    key = (str(Path(root).resolve()), view, per_genre)
-    songs = _AUDIO_CACHE.get(key)
-    if songs is None:
-        decoded = [load_audio(tracks[t], sr=SAMPLE_RATE) for t in ids]
-        songs = [to_view(y) for y in decoded]
-        if any(s is not y for s, y in zip(songs, decoded)):  # a raw-waveform view is not worth 265 MB of cache
-            _AUDIO_CACHE[key] = songs
-    return songs, labels, split, ids
+    if view == "audio":
+        return [to_view(load_audio(tracks[t], sr=SAMPLE_RATE)) for t in ids], labels, split, ids
+    cache = gtzan_mini_cache(root, view)
+    todo = [t for t in ids if not (t in cache and cache.has_file(t))]
+    for t in todo:
+        cache.put(t, to_view(load_audio(tracks[t], sr=SAMPLE_RATE)))
+    if todo:
+        cache.flush()
+    return [np.asarray(cache.load(t, mmap=False)) for t in ids], labels, split, ids
+
+
+def gtzan_mini_cache(root: Path, view: str):
+    """The on-disk songs of one view of the excerpts under ``root``:
+    ``$MIRBENCH_DATA/gtzan_mini/features/<view>-<digest>``, the digest over the excerpts' folder and the source
+    of :mod:`mirbench.audio.features` (another folder, or a change of the feature code, gets a fresh cache)."""
+    import hashlib
+    import inspect
+
+    from mirbench.audio import features
+    from mirbench.audio.cache import FeatureCache
+    from mirbench.paths import dataset_dir
+
+    key = hashlib.sha1(f"{Path(root).resolve()}\n{inspect.getsource(features)}".encode()).hexdigest()[:12]
+    return FeatureCache(dataset_dir("gtzan_mini") / "features" / f"{view}-{key}",
+                        meta={"view": view, "root": str(Path(root).resolve())})
 
 
 def gtzan_mini_ids(root: Path, per_genre: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -217,8 +234,8 @@ def evaluate_items(
     out["valid/echonest_ndcg500"] = float(np.mean([v[k] for v, k in zip(r.valid, r.best_k)]))
 
     if mini_root is not None:
-        view = f"{type(datamodule).__name__}:{inputs.view}"
-        g_songs, g_labels, g_split, _ = gtzan_mini_songs(mini_root, view, inputs.song_from_audio, gtzan_mini_per_genre)
+        g_songs, g_labels, g_split, _ = gtzan_mini_songs(mini_root, inputs.view, inputs.song_from_audio,
+                                                         gtzan_mini_per_genre)
         gm, gm_reps = gtzan_genre_items(model, g_songs, g_labels, g_split, genre_n_iter, seed, n_jobs)
         out.update(gm)
         reps.update(gm_reps)
@@ -235,9 +252,9 @@ class KimLiem2022Evaluation(Callback):
     The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP global rank 0
     evaluates and broadcasts the metrics; every rank logs them. Args as :func:`evaluate`; the defaults are the
     paper's (64 draws of C for the genre probe, 32 draws for the tagging probe, 5 item-kNN user splits, seed
-    2022). ``gtzan_mini``: add the real GTZAN-mini column when the excerpts are found (``gtzan_mini_dir``,
-    default ``<shared data>/gtzan_mini``; ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``: parallel probe fits
-    (joblib; the same numbers).
+    2022). ``gtzan_mini``: add the real GTZAN-mini column (``gtzan_mini_dir``, default ``<shared data>/gtzan_mini``;
+    no excerpts there is an error; ``gtzan_mini_per_genre`` keeps the first excerpts of each genre). ``n_jobs``:
+    parallel probe fits (joblib; the same numbers).
     ``save_song_components``: write ``<trainer.log_dir>/song_components.npz`` for models with
     ``responsibilities`` (HDPGMM; the songs of the tag column). ``real``: read the genre, tag and
     recommendation columns from the real GTZAN, MTAT and Echonest (:class:`~.downstream.RealDownstream`).

@@ -102,7 +102,8 @@ def test_hdpgmm_song_component_matrix_is_saved_with_the_tags(dm, tmp_path):
     np.testing.assert_array_equal(saved["split"], dm.song_splits())
 
 
-def test_gtzan_mini_split_is_stratified_and_deterministic(shared_data):
+def test_gtzan_mini_split_is_stratified_and_deterministic(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("MIRBENCH_DATA", str(tmp_path))
     root = shared_data / "gtzan_mini"
     if not root.is_dir():
         pytest.skip("gtzan_mini not in the shared data")
@@ -118,8 +119,14 @@ def test_gtzan_mini_split_is_stratified_and_deterministic(shared_data):
     for s, n in (("train", 5), ("valid", 2), ("test", 3)):
         assert np.bincount(labels[split == s], minlength=10).tolist() == [n] * 10
     again = gtzan_mini_songs(root, "test-view", to_view)
-    assert len(calls) == 100  # the view's songs are kept for the process
+    assert len(calls) == 100  # the view's songs are read back from disk
     np.testing.assert_array_equal(again[2], split)
+    assert len(list((tmp_path / "gtzan_mini" / "features").glob("test-view-*/arrays/*/*.npy"))) == 100
+    gtzan_mini_songs(root, "test-view", to_view, per_genre=2)  # a subset of the cached songs: nothing decoded
+    assert len(calls) == 100
+    gtzan_mini_songs(root, "audio", lambda y: y, per_genre=1)  # the waveform view is not kept
+    gtzan_mini_songs(root, "audio", to_view, per_genre=1)
+    assert len(calls) == 110 and not list((tmp_path / "gtzan_mini" / "features").glob("audio*"))
 
 
 def test_an_asked_for_gtzan_mini_column_without_excerpts_is_an_error(tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse as sp
@@ -20,6 +20,14 @@ from mirbench.audio.decode import SAMPLE_RATE
 # The tag categories of Lee et al. 2020, in the order of their disentangled sub-spaces (the Last.fm top-50 tags
 # of MSD grouped as genre / mood / instrument / era; the embedded corpus labels its tags the same way).
 LEE2020_CATEGORIES: tuple[str, ...] = ("genre", "mood", "instrument", "era")
+
+
+@runtime_checkable
+class ArrayData(Protocol):
+    """A datamodule whose splits are whole arrays (the tutorial's classic methods fit on them at once)."""
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(features (N, d), labels (N,))`` of ``split``."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,20 @@ def split_indices(split: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return tuple(np.flatnonzero(split == s) for s in ("train", "valid", "test"))
 
 
+def tuned_on_valid(estimator, space: dict, scoring, x: np.ndarray, y: np.ndarray, split: np.ndarray, n_iter: int,
+                   seed: int, n_jobs: int | None) -> tuple[RandomizedSearchCV, np.ndarray]:
+    """Kim & Liem's model selection: ``n_iter`` draws from ``space`` scored by ``scoring`` on one predefined fold
+    (fit on the train items, score on the valid items), refit on train + valid. Returns ``(the fitted search,
+    indices of the test items)``."""
+    tr, va, te = split_indices(split)
+    trva = np.concatenate([tr, va])
+    fold = [(np.arange(len(tr)), np.arange(len(tr), len(trva)))]
+    search = RandomizedSearchCV(estimator, space, n_iter=n_iter, scoring=scoring, cv=fold, refit=True,
+                                random_state=seed, n_jobs=n_jobs)
+    search.fit(x[trva], y[trva])
+    return search, te
+
+
 def genre_probe(
     features: np.ndarray,
     labels: np.ndarray,
@@ -39,22 +53,9 @@ def genre_probe(
     """Macro-F1 of the tuned linear probe: ``features`` ``(N, d)``, integer/str ``labels`` ``(N,)``,
     ``split`` ``(N,)`` in {train, valid, test}. Returns ``test/macro_f1``, ``valid/macro_f1``, ``C``;
     a ``predictions`` dict given is filled with the test songs' ``true`` and ``pred`` labels."""
-    tr, va, te = split_indices(split)
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
-    trva = np.concatenate([tr, va])
-    fold = [(np.arange(len(tr)), np.arange(len(tr), len(trva)))]
     est = Pipeline([("z_score", StandardScaler()), ("lr", LogisticRegression(max_iter=max_iter))])
-    search = RandomizedSearchCV(
-        est,
-        {"lr__C": loguniform(*c_range)},
-        n_iter=n_iter,
-        scoring="f1_macro",
-        cv=fold,
-        refit=True,
-        random_state=seed,
-        n_jobs=n_jobs,
-    )
-    search.fit(x[trva], y[trva])
+    search, te = tuned_on_valid(est, {"lr__C": loguniform(*c_range)}, "f1_macro", x, y, split, n_iter, seed, n_jobs)
     pred = search.predict(x[te])
     out = {
         "test/macro_f1": float(f1_score(y[te], pred, average="macro")),

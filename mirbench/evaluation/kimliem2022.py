@@ -3,8 +3,8 @@ run at the end of ``Trainer.test`` by :class:`KimLiem2022Evaluation`.
 
 Contract:
 
-- the LightningModule implements ``embed(songs) -> (J, d)`` numpy (songs as the datamodule's view gives
-  them) and a ``test_step`` (a no-op is fine); optionally ``responsibilities(songs) -> (J, K)`` (HDPGMM:
+- the LightningModule implements ``embed(songs) -> (J, d)`` numpy (:mod:`mirbench.evaluation.contracts`; songs as
+  the datamodule's view gives them) and a ``test_step`` (a no-op is fine); optionally ``responsibilities(songs) -> (J, K)`` (HDPGMM:
   the song-component matrix, saved for the interpretability table);
 - the datamodule provides ``downstream_inputs()`` (:class:`mirbench.data.base.DownstreamInputs`): its view,
   ``song_from_audio(y)`` (that view of a mono 22,050-Hz waveform) and the songs of the three probes with their
@@ -43,6 +43,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from mirbench.data.base import DownstreamInputs, DownstreamSet, protocol_inputs
+from mirbench.evaluation.contracts import Responsibilities
 from mirbench.evaluation.downstream import RealDownstream
 from mirbench.evaluation.genre_probe import genre_probe, macro_f1_replicates
 from mirbench.evaluation.itemknn import itemknn_ndcg
@@ -240,7 +241,7 @@ def evaluate_items(
         out.update(gm)
         reps.update(gm_reps)
 
-    if save_dir is not None and callable(getattr(model, "responsibilities", None)):
+    if save_dir is not None and isinstance(model, Responsibilities):
         save_song_components(Path(save_dir) / RESPONSIBILITIES_FILE, model.responsibilities(tags.songs), tags)
     out["test/eval_time_s"] = time.perf_counter() - t0
     return out, reps

@@ -4,7 +4,7 @@ agreement, on full-song embeddings (mean of 3-s clip embeddings).
 
 Contract (any method, any datamodule):
 
-- the LightningModule implements ``embed(x) -> (B, D)``; optionally ``tag_logits(x) -> (B, T)``
+- the LightningModule implements ``embed(x) -> (B, D)`` (:mod:`mirbench.evaluation.contracts`); optionally ``tag_logits(x) -> (B, T)``
   (classification / proxy models: AUC from the track-mean logits), and ``subspaces() ->
   {category: slice}`` (disentangled models: the masked block of each category). It needs a
   ``test_step`` (which may do nothing) for ``Trainer.test`` to run;
@@ -34,6 +34,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics.functional.classification import multilabel_auroc
 
 from mirbench.data.base import RetrievalInputs, protocol_inputs
+from mirbench.evaluation.contracts import Subspaces, TagScorer
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, mean_replicates, save_replicates
 from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, ranking_distances, prepare_gallery
@@ -145,14 +146,14 @@ def evaluate_items(
         raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}")
     info = datamodule.data_info
     inputs: RetrievalInputs = protocol_inputs(datamodule, "retrieval")
-    has_logits = callable(getattr(model, "tag_logits", None))
+    has_logits = isinstance(model, TagScorer)
     outputs = {"emb": "embed", **({"logits": "tag_logits"} if has_logits else {})}
     clips = collect(model, inputs.test, outputs, device)
     if "tags" not in clips:
         raise ValueError("Lee2020 evaluation needs 'tags' in the test batches")
     items = _to_items(clips, track_level)
     emb, tags = items["emb"], items["tags"]
-    subspaces = model.subspaces() if callable(getattr(model, "subspaces", None)) else None
+    subspaces = model.subspaces() if isinstance(model, Subspaces) else None
     if save_to is not None:
         save_embeddings(save_to, emb, tags, info, subspaces)
     out: dict[str, float] = {}

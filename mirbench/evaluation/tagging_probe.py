@@ -16,11 +16,10 @@ import torch
 from scipy.stats import loguniform
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mirbench.evaluation.genre_probe import split_indices
+from mirbench.evaluation.genre_probe import tuned_on_valid
 
 SEARCH_SPACE = {
     "lr__alpha": loguniform(1e-4, 1e4),
@@ -123,22 +122,9 @@ def tagging_probe(
     ``split`` ``(N,)`` in {train, valid, test}. Returns ``test/macro_auroc``, ``valid/macro_auroc`` and
     the chosen hyper-parameters; a ``predictions`` dict given is filled with the test songs' ``true`` tags and
     ``scores`` (for :func:`mirbench.metrics.bootstrap.macro_auc_replicates`)."""
-    tr, va, te = split_indices(split)
     x, y = np.asarray(features, dtype=np.float64), np.asarray(tags)
-    trva = np.concatenate([tr, va])
-    fold = [(np.arange(len(tr)), np.arange(len(tr), len(trva)))]
     est = Pipeline([("z_score", StandardScaler()), ("lr", MultiLabelLogisticRegression(seed=seed))])
-    search = RandomizedSearchCV(
-        est,
-        search_space or SEARCH_SPACE,
-        n_iter=n_iter,
-        scoring=_auroc_scorer,
-        cv=fold,
-        refit=True,
-        random_state=seed,
-        n_jobs=n_jobs,
-    )
-    search.fit(x[trva], y[trva])
+    search, te = tuned_on_valid(est, search_space or SEARCH_SPACE, _auroc_scorer, x, y, split, n_iter, seed, n_jobs)
     scores = search.predict_log_proba(x[te])
     out = {
         "test/macro_auroc": macro_auroc(y[te], scores),

@@ -22,7 +22,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mirbench.backbones.mlp import materialize
-from mirbench.data.base import DataInfo
+from mirbench.data.base import ArrayData, DataInfo
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE
 from mirbench.evaluation.knn import knn_scores
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, save_replicates
@@ -52,7 +52,7 @@ class EmbeddingMethod(LightningModule):
     # ------------------------------------------------------------------ features
     def data_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if dm is None or not hasattr(dm, "arrays"):
+        if not isinstance(dm, ArrayData):
             raise RuntimeError(f"{type(self).__name__} needs a datamodule with arrays(split) -> (X, y)")
         return dm.arrays(split)
 

@@ -15,30 +15,26 @@ audio are left out with a warning.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.data.base import DataInfo, DownstreamInputs
 from mirbench.data.msd_lastfm import MSD_TRAIN_SIZE, MSDLastfmDataModule
-from mirbench.data.song_views import (FeatureSongs, check_train_fraction, check_view_args, index_loader,
-                                      learning_subset, song_train_loader, song_view, view_feature_kwargs,
-                                      view_input_shape)
+from mirbench.data.song_views import (FeatureSongs, SongDataModule, index_loader, learning_subset,
+                                      view_feature_kwargs, view_input_shape)
 
 
-class MSDSongsDataModule(LightningDataModule):
+class MSDSongsDataModule(SongDataModule):
     """MSD previews as songs in one ``view`` (see the module docstring).
 
     Args:
         root, audio_root, cache_dir, train_size: as :class:`~mirbench.data.msd_lastfm.MSDLastfmDataModule`
             (``cache_dir``: the view's feature cache, default ``<root>/features/<feature>``).
         learn_splits: the MSD split lists learnt from (Kim & Liem: train and valid, 213k songs).
-        view, batch_size, max_len, crop_length, train_fraction, subset_seed, num_workers: as
-            :class:`~mirbench.data.corpus.songs.CorpusSongsDataModule` (Kim & Liem: HDPGMM batches of 1,024
-            songs cropped to 2,600 frames; KIM/CLMR 48 songs, crops of 216 mel frames / 59,049 samples).
+        **kwargs: the view and its batches (:class:`~mirbench.data.song_views.SongDataModule`; Kim & Liem: HDPGMM
+            batches of 1,024 songs cropped to 2,600 frames; KIM/CLMR 48 songs, crops of 216 mel frames / 59,049
+            samples).
     """
 
     def __init__(
@@ -48,20 +44,11 @@ class MSDSongsDataModule(LightningDataModule):
         cache_dir: str | None = None,
         train_size: int = MSD_TRAIN_SIZE,
         learn_splits: tuple[str, ...] = ("train", "valid"),
-        view: Literal["frames52", "mel", "audio"] = "frames52",
-        batch_size: int = 1024,
-        max_len: int | None = 2600,
-        crop_length: int | None = None,
-        train_fraction: float = 1.0,
-        subset_seed: int = 0,
-        num_workers: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__()
-        check_view_args(view, crop_length)
-        check_train_fraction(train_fraction)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
         self.msd = MSDLastfmDataModule(root=root, audio_root=audio_root, cache_dir=cache_dir, tag_source="none",
-                                       train_size=train_size, normalize=False, **view_feature_kwargs(view))
+                                       train_size=train_size, normalize=False, **view_feature_kwargs(self.hparams.view))
         self._songs: dict[str, FeatureSongs] = {}
 
     def songs(self, split: str) -> FeatureSongs:
@@ -76,9 +63,6 @@ class MSDSongsDataModule(LightningDataModule):
         rows = learning_subset(np.concatenate(parts), self.hparams.train_fraction, self.hparams.subset_seed)
         return FeatureSongs(self.msd, rows, self.hparams.view)
 
-    def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        return song_view(y, self.hparams.view, sr)
-
     def downstream_inputs(self) -> DownstreamInputs:
         """The view only: MSD songs carry no probe targets (the probes read the real GTZAN, MTAT and Echonest)."""
         return DownstreamInputs(view=self.hparams.view, song_from_audio=self.song_from_audio)
@@ -86,11 +70,6 @@ class MSDSongsDataModule(LightningDataModule):
     @property
     def data_info(self) -> DataInfo:
         return DataInfo(input_shape=view_input_shape(self.hparams.view, self.hparams.crop_length), sample_rate=SAMPLE_RATE)
-
-    def train_dataloader(self) -> DataLoader:
-        h = self.hparams
-        return song_train_loader(self.learning_songs(), h.view, int(h.batch_size), h.max_len, h.crop_length,
-                                 int(h.num_workers))
 
     def test_dataloader(self) -> DataLoader:
         """One batch of song indices: ``Trainer.test`` runs, the evaluation callback reads its own data sets."""

@@ -15,9 +15,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
+from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from mirbench.audio.decode import SAMPLE_RATE, load_audio
@@ -167,3 +169,40 @@ def index_loader(indices: np.ndarray) -> DataLoader:
     """One batch ``{"index"}`` of song indices: what ``Trainer.test`` iterates while the Kim & Liem evaluation
     callback (:class:`mirbench.evaluation.kimliem2022.KimLiem2022Evaluation`) does the work."""
     return DataLoader(_Indices(indices), batch_size=max(len(indices), 1))
+
+
+class SongDataModule(LightningDataModule):
+    """Songs in one ``view`` for the Kim & Liem 2022 methods: what the song datamodules share. A subclass gives
+    its songs (:meth:`learning_songs`, the songs representation learning reads; ``downstream_inputs()`` for the
+    protocol) and forwards these arguments with ``**kwargs``.
+
+    Args:
+        view: ``frames52`` | ``mel`` | ``audio``.
+        batch_size: songs per training batch (Kim & Liem: 1,024 for the HDPGMM, 48 for KIM and CLMR).
+        max_len: frames52 crop length in frames (Kim & Liem: 2,600, about 60 s); ``None``: whole songs.
+        crop_length: mel/audio crop length (frames or samples): KIM 216, CLMR 59,049.
+        train_fraction: keep this share of the learning songs (the corpus-size ablation), drawn with
+            ``subset_seed``; evaluation always uses every song.
+        num_workers: loader processes.
+    """
+
+    def __init__(self, view: Literal["frames52", "mel", "audio"] = "frames52", batch_size: int = 1024,
+                 max_len: int | None = 2600, crop_length: int | None = None, train_fraction: float = 1.0,
+                 subset_seed: int = 0, num_workers: int = 0) -> None:
+        super().__init__()
+        check_view_args(view, crop_length)
+        check_train_fraction(train_fraction)
+        self.save_hyperparameters()  # the subclass's arguments too (Lightning collects every __init__ frame)
+
+    def learning_songs(self) -> Sequence:
+        """The songs representation learning reads, in the view (a ``train_fraction`` subset drawn already)."""
+        raise NotImplementedError
+
+    def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+        """A song given as a mono 22,050-Hz waveform, in the view (e.g. the real GTZAN excerpts)."""
+        return song_view(y, self.hparams.view, sr)
+
+    def train_dataloader(self) -> DataLoader:
+        h = self.hparams
+        return song_train_loader(self.learning_songs(), h.view, int(h.batch_size), h.max_len, h.crop_length,
+                                 int(h.num_workers))

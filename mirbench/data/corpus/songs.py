@@ -35,7 +35,6 @@ import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -48,8 +47,7 @@ from mirbench.data.corpus import tags as T
 from mirbench.data.corpus.build import DEFAULT_SPLIT
 from mirbench.data.corpus.datamodule import CorpusBuildDataModule
 from mirbench.data.sources.base import SPLITS
-from mirbench.data.song_views import (check_train_fraction, check_view_args, index_loader, learning_subset,
-                                     song_train_loader, song_view, view_input_shape)
+from mirbench.data.song_views import SongDataModule, index_loader, learning_subset, view_input_shape
 from mirbench.io import save_npy
 
 log = logging.getLogger(__name__)
@@ -101,20 +99,16 @@ def _song_row(array, rows):  # the mel cache holds one row per song already
     return np.asarray(array[rows[0]], dtype=np.float32)[None]
 
 
-class CorpusSongsDataModule(CorpusBuildDataModule):
+class CorpusSongsDataModule(CorpusBuildDataModule, SongDataModule):
     """Songs of the embedded corpus in one ``view`` (see the module docstring).
 
     Args:
         n_pieces, clips_per_piece, seed, split: the corpus build (as :class:`CorpusDataModule`).
-        view: ``frames52`` | ``mel`` | ``audio``.
-        batch_size: songs per training batch (Kim & Liem: 1,024 for the HDPGMM, 48 for KIM and CLMR).
-        max_len: frames52 crop length in frames (Kim & Liem: 2,600, about 60 s); ``None``: whole songs.
-        crop_length: mel/audio crop length (frames or samples): KIM 216, CLMR 59,049.
-        train_fraction: keep this share of the train-split songs for representation learning (the
-            corpus-size ablation), drawn with ``subset_seed``; evaluation always uses every song.
         min_genre_pieces: leaf genres with fewer pieces are folded (see :func:`primary_genres`).
         listening_users, listening_seed, listening_items_per_user: the simulated listening log
             (:func:`mirbench.data.corpus.listening.simulate_listening`).
+        **kwargs: the view and its batches (:class:`~mirbench.data.song_views.SongDataModule`); ``train_fraction``
+            subsets the train-split songs.
     """
 
     def __init__(
@@ -124,23 +118,14 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         clips_per_piece: int = 6,
         seed: int = 0,
         split: tuple[float, float, float] = DEFAULT_SPLIT,
-        view: Literal["frames52", "mel", "audio"] = "frames52",
-        batch_size: int = 1024,
-        max_len: int | None = 2600,
-        crop_length: int | None = None,
-        train_fraction: float = 1.0,
-        subset_seed: int = 0,
         min_genre_pieces: int = 10,
         listening_users: int = 2000,
         listening_seed: int = 0,
         listening_items_per_user: float = 25.0,
-        num_workers: int = 0,
         build_workers: int | None = None,
+        **kwargs,
     ) -> None:
-        super().__init__()
-        check_view_args(view, crop_length)
-        check_train_fraction(train_fraction)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
         self._loaded = False
 
     # -- data ---------------------------------------------------------------------------------
@@ -205,16 +190,16 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
         """The songs the representation learns from: the train split, or a ``train_fraction`` subset of it."""
         return learning_subset(self.song_indices("train"), self.hparams.train_fraction, self.hparams.subset_seed)
 
+    def learning_songs(self) -> SongView:
+        """The train-split songs (or their ``train_fraction`` subset), in the view."""
+        return self.songs(indices=self.train_indices())
+
     def songs(self, split: str | None = None, indices: Sequence[int] | None = None) -> SongView:
         """Songs in the current view (lazy, memory-mapped): all, one ``split``'s, or the given ``indices``."""
         idx = self.song_indices(split) if indices is None else np.asarray(indices)
         if self.hparams.view == "mel":
             return SongView(self._array, [np.array([j]) for j in range(len(self._split))], idx, self._fn())
         return SongView(self._array, self._clips_of, idx, self._fn())
-
-    def song_from_audio(self, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        """A song given as a mono 22,050-Hz waveform, in the current view (e.g. real GTZAN excerpts)."""
-        return song_view(y, self.hparams.view, sr)
 
     def song_splits(self) -> np.ndarray:
         """``(J,)`` str: train/valid/test of every song."""
@@ -260,11 +245,6 @@ class CorpusSongsDataModule(CorpusBuildDataModule):
                         class_names=self.song_genres()[1], input_shape=shape, sample_rate=SAMPLE_RATE)
 
     # -- loaders ------------------------------------------------------------------------------
-    def train_dataloader(self) -> DataLoader:
-        h = self.hparams
-        return song_train_loader(self.songs(indices=self.train_indices()), h.view, int(h.batch_size), h.max_len,
-                                 h.crop_length, int(h.num_workers))
-
     def test_dataloader(self) -> DataLoader:
         """Indices of the test songs: ``Trainer.test`` runs, the evaluation callback does the work."""
         return index_loader(self.song_indices("test"))

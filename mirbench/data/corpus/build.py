@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from mirbench.data.corpus.dimsim import simulate_dimsim
 from mirbench.data.corpus.render import CLIP_SECONDS, SAMPLE_RATE, Renderer, clip_starts, plan_rendering
 from mirbench.data.corpus.score import PieceParseError, parse_piece
 from mirbench.data.corpus.sources import PieceSpec, select_pieces
-from mirbench.io import dir_mode, write_json
+from mirbench.io import atomic_dir, write_json
 
 FORMAT_VERSION = 3
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
@@ -147,21 +145,12 @@ def build_corpus(out_dir: str | Path, params: CorpusParams = CorpusParams(), wor
     failed = [{"piece_id": specs[r["index"]].piece_id, "reason": r["error"]} for r in results if "error" in r]
     if not ok:
         raise RuntimeError(f"corpus build produced no piece; first failures: {failed[:3]}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    tmp.chmod(dir_mode())  # mkdtemp makes it 0700; the corpus is for every user of the machine
-    try:
+    with atomic_dir(out_dir) as tmp:
         _write(tmp, specs, splits, ok, params)
         report = _report(specs, ok, failed, params, time.time() - t0)
         write_json(tmp / "report.json", report)
         write_json(tmp / "corpus.json", {"format_version": FORMAT_VERSION, "params": asdict(params),
                                          **{k: report[k] for k in ("n_pieces", "n_clips", "build_seconds")}})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return report
 
 

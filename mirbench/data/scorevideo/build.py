@@ -22,9 +22,7 @@ import hashlib
 import io
 import json
 import multiprocessing as mp
-import shutil
 import string
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,7 +37,7 @@ from mirbench.data.corpus.score import PieceParseError, parse_piece
 from mirbench.data.corpus.sources import PieceSpec, select_pieces
 from mirbench.data.scorevideo.features import audio_frames, piano_roll_frames
 from mirbench.data.yt8m_musicvideo import GROUPS, MUSIC_VIDEO, quantize, split_of
-from mirbench.io import write_json, write_text
+from mirbench.io import atomic_dir, write_json, write_text
 
 FORMAT_VERSION = 1
 VOCABULARY = ((0, "Game"), (1, "Vehicle"), (2, "Concert"), (3, MUSIC_VIDEO))
@@ -172,9 +170,7 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
     failed = [{"piece_id": specs[r["index"]].piece_id, "reason": r["error"]} for r in results if "error" in r]
     if not ok:
         raise RuntimeError(f"score-video build produced no piece; first failures: {failed[:3]}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         counts = _write(tmp, specs, held, ok, params)
         report = {"n_pieces_requested": len(specs), "n_pieces": len(ok), "n_failed": len(failed),
                   "n_single_pieces": sum(len(r["renderings"]) == 1 for r in ok),
@@ -184,12 +180,6 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
                  if p.is_file() and p.name != "report.json"}
         write_json(tmp / "scorevideo.json", {"format_version": FORMAT_VERSION, "params": asdict(params),
                                              **{k: v for k, v in report.items() if k != "failed"}, "files": files})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return report
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
-from lightning.pytorch import Trainer
+import numpy as np
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, save_replicates
 
 T = TypeVar("T")
 
@@ -31,3 +35,34 @@ def on_rank_zero(trainer: Trainer, compute: Callable[[], T]) -> T:
     if error:
         raise RuntimeError(f"the evaluation failed on global rank 0: {error}")
     return result
+
+
+class ProtocolEvaluation(Callback):
+    """A paper's test protocol, run at the end of ``Trainer.test`` on ``trainer.datamodule`` (``test_step`` may do
+    nothing): global rank 0 evaluates the whole, unsharded test set (:func:`on_rank_zero`), writes the bootstrap
+    replicates beside the run's logs (where the runner finds them) and every rank logs the metrics, so each
+    rank logs the numbers of a 1-process run. Subclasses implement :meth:`evaluate`; ``metrics`` holds the last
+    result, by logged name."""
+
+    metrics: dict[str, float]
+
+    def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """``(metrics, bootstrap replicates)``, both by logged name (``test/...``); ``log_dir``: the run's log
+        folder, for files the table's figures read."""
+        raise NotImplementedError
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.datamodule is None:
+            raise RuntimeError(f"{type(self).__name__} needs trainer.test(model, datamodule=...)")
+        log_dir = Path(trainer.log_dir or trainer.default_root_dir)  # every rank: log_dir is a broadcast
+
+        def run() -> dict[str, float]:
+            metrics, replicates = self.evaluate(pl_module, trainer.datamodule, log_dir)
+            if trainer.logger is not None:
+                save_replicates(log_dir / BOOTSTRAP_FILE, replicates)
+            return metrics
+
+        self.metrics = on_rank_zero(trainer, run)
+        for name, value in self.metrics.items():
+            pl_module.log(name, float(value))

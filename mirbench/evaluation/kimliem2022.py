@@ -40,15 +40,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule
 
 from mirbench.data.base import DownstreamInputs, DownstreamSet, protocol_inputs
 from mirbench.evaluation.contracts import Responsibilities
+from mirbench.evaluation.ddp import ProtocolEvaluation
 from mirbench.evaluation.downstream import RealDownstream
 from mirbench.evaluation.genre_probe import genre_probe, macro_f1_replicates
 from mirbench.evaluation.itemknn import itemknn_ndcg
 from mirbench.evaluation.tagging_probe import tagging_probe
-from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, save_replicates
+from mirbench.metrics.bootstrap import macro_auc_replicates
 from mirbench.paths import shared_data_dir
 
 RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
@@ -247,7 +248,7 @@ def evaluate_items(
     return out, reps
 
 
-class KimLiem2022Evaluation(Callback):
+class KimLiem2022Evaluation(ProtocolEvaluation):
     """Runs :func:`evaluate` at the end of ``Trainer.test`` and logs its metrics.
 
     The callback reads ``trainer.datamodule`` itself (``test_step`` may do nothing). Under DDP global rank 0
@@ -280,23 +281,9 @@ class KimLiem2022Evaluation(Callback):
         self.save_song_components = bool(save_song_components)
         self.metrics: dict[str, float] = {}
 
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.datamodule is None:
-            raise RuntimeError("KimLiem2022Evaluation needs trainer.test(model, datamodule=...)")
-        from mirbench.evaluation.ddp import on_rank_zero
-
-        # every rank joins the collectives (``log_dir`` is a broadcast); rank 0 alone evaluates and broadcasts
-        log_dir = Path(trainer.log_dir or trainer.default_root_dir)
-        save_dir = log_dir if self.save_song_components else None
-
-        def run() -> dict[str, float]:
-            # the test loop runs under inference mode; the tagging probe trains with autograd
-            with torch.inference_mode(False), torch.enable_grad():
-                metrics, replicates = evaluate_items(pl_module, trainer.datamodule, save_dir=save_dir, **self.kwargs)
-            if trainer.logger is not None:  # beside the run's logs, where the runner finds them
-                save_replicates(log_dir / BOOTSTRAP_FILE, replicates)
-            return metrics
-
-        self.metrics = on_rank_zero(trainer, run)
-        for name, value in self.metrics.items():
-            pl_module.log(name, float(value))
+    def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        # the test loop runs under inference mode; the tagging probe trains with autograd
+        with torch.inference_mode(False), torch.enable_grad():
+            return evaluate_items(pl_module, datamodule, save_dir=log_dir if self.save_song_components else None,
+                                  **self.kwargs)

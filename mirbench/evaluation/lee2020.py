@@ -30,13 +30,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule
 from torchmetrics.functional.classification import multilabel_auroc
 
 from mirbench.data.base import RetrievalInputs, protocol_inputs
 from mirbench.evaluation.contracts import Subspaces, TagScorer
+from mirbench.evaluation.ddp import ProtocolEvaluation
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
-from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, macro_auc_replicates, mean_replicates, save_replicates
+from mirbench.metrics.bootstrap import macro_auc_replicates, mean_replicates
 from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, ranking_distances, prepare_gallery
 from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_correct, vote_correct
 
@@ -202,7 +203,7 @@ def evaluate_items(
     return out, reps
 
 
-class Lee2020Evaluation(Callback):
+class Lee2020Evaluation(ProtocolEvaluation):
     """Runs :func:`evaluate` at the end of ``Trainer.test`` and logs ``test/<metric>``.
 
     Logged: ``test/recall_at_{k}``, ``test/auc``, ``test/triplet_acc_{category}``,
@@ -245,22 +246,9 @@ class Lee2020Evaluation(Callback):
         self.save_embeddings = bool(save_embeddings)
         self.metrics: dict[str, float] = {}
 
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.datamodule is None:
-            raise RuntimeError("Lee2020Evaluation needs trainer.test(model, datamodule=...)")
-        # every rank joins the collectives (``log_dir`` is a broadcast); rank 0 alone evaluates the whole,
-        # unsharded test set and broadcasts its metrics, so each rank logs the numbers of a 1-process run
-        from mirbench.evaluation.ddp import on_rank_zero
-
-        log_dir = Path(trainer.log_dir or trainer.default_root_dir)
-        self.metrics = on_rank_zero(trainer, lambda: self._evaluate(pl_module, trainer.datamodule, log_dir))
-        for name, value in self.metrics.items():
-            pl_module.log(f"test/{name}", float(value))
-
-    def _evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path) -> dict[str, float]:
+    def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         save_to = log_dir / EMBEDDINGS_FILE if self.save_embeddings else None
-        metrics, replicates = evaluate_items(pl_module, datamodule, device=pl_module.device,
-                                             save_to=save_to, **self.kwargs)
-        if pl_module.trainer.logger is not None:  # beside the run's logs, where the runner finds them
-            save_replicates(log_dir / BOOTSTRAP_FILE, {f"test/{k}": v for k, v in replicates.items()})
-        return metrics
+        metrics, replicates = evaluate_items(pl_module, datamodule, device=pl_module.device, save_to=save_to,
+                                             **self.kwargs)
+        return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in replicates.items()}

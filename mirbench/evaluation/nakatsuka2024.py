@@ -39,12 +39,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule
 from scipy.stats import rankdata
 
 from mirbench.data.base import PairedInputs, protocol_inputs
-from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, N_BOOT, mean_replicates, resample_indices, save_replicates, \
-    stat_replicates
+from mirbench.evaluation.ddp import ProtocolEvaluation
+from mirbench.metrics.bootstrap import N_BOOT, mean_replicates, resample_indices, stat_replicates
 from mirbench.metrics.paired_retrieval import paired_ranks
 from mirbench.metrics.retrieval import ranking_distances, prepare_gallery
 
@@ -241,7 +241,7 @@ def evaluate_items(
     return out, reps
 
 
-class Nakatsuka2024Evaluation(Callback):
+class Nakatsuka2024Evaluation(ProtocolEvaluation):
     """Runs :func:`evaluate_items` at the end of ``Trainer.test`` and logs ``test/<metric>`` (module docstring).
 
     The callback iterates ``trainer.datamodule.test_dataloader()`` itself. Under DDP global rank 0
@@ -266,20 +266,9 @@ class Nakatsuka2024Evaluation(Callback):
         self.save_embeddings = bool(save_embeddings)
         self.metrics: dict[str, float] = {}
 
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.datamodule is None:
-            raise RuntimeError("Nakatsuka2024Evaluation needs trainer.test(model, datamodule=...)")
-        from mirbench.evaluation.ddp import on_rank_zero
-
-        log_dir = Path(trainer.log_dir or trainer.default_root_dir)
-        self.metrics = on_rank_zero(trainer, lambda: self._evaluate(pl_module, trainer.datamodule, log_dir))
-        for name, value in self.metrics.items():
-            pl_module.log(f"test/{name}", float(value))
-
-    def _evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path) -> dict[str, float]:
+    def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         save_to = log_dir / PAIRED_EMBEDDINGS_FILE if self.save_embeddings else None
         metrics, replicates = evaluate_items(pl_module, datamodule, device=pl_module.device, save_to=save_to,
                                              **self.kwargs)
-        if pl_module.trainer.logger is not None:
-            save_replicates(log_dir / BOOTSTRAP_FILE, {f"test/{k}": v for k, v in replicates.items()})
-        return metrics
+        return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in replicates.items()}

@@ -15,6 +15,8 @@ audio are left out with a warning.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from torch.utils.data import DataLoader
 
@@ -32,7 +34,8 @@ class MSDSongsDataModule(SongDataModule):
         root, audio_root, cache_dir, train_size: as :class:`~mirbench.data.msd_lastfm.MSDLastfmDataModule`
             (``cache_dir``: the view's feature cache, default ``<root>/features/<feature>``).
         learn_splits: the MSD split lists learnt from (Kim & Liem: train and valid, 213k songs).
-        **kwargs: the view and its batches (:class:`~mirbench.data.song_views.SongDataModule`; Kim & Liem: HDPGMM
+        view, batch_size, max_len, crop_length, train_fraction, subset_seed, num_workers: the view and its batches
+            (:class:`~mirbench.data.song_views.SongDataModule`; Kim & Liem: HDPGMM
             batches of 1,024 songs cropped to 2,600 frames; KIM/CLMR 48 songs, crops of 216 mel frames / 59,049
             samples).
     """
@@ -44,9 +47,16 @@ class MSDSongsDataModule(SongDataModule):
         cache_dir: str | None = None,
         train_size: int = MSD_TRAIN_SIZE,
         learn_splits: tuple[str, ...] = ("train", "valid"),
-        **kwargs,
+        view: Literal["frames52", "mel", "audio"] = "frames52",
+        batch_size: int = 1024,
+        max_len: int | None = 2600,
+        crop_length: int | None = None,
+        train_fraction: float = 1.0,
+        subset_seed: int = 0,
+        num_workers: int = 0,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(view=view, batch_size=batch_size, max_len=max_len, crop_length=crop_length,
+                         train_fraction=train_fraction, subset_seed=subset_seed, num_workers=num_workers)
         self.msd = MSDLastfmDataModule(root=root, audio_root=audio_root, cache_dir=cache_dir, tag_source="none",
                                        train_size=train_size, normalize=False, **view_feature_kwargs(self.hparams.view))
         self._songs: dict[str, FeatureSongs] = {}

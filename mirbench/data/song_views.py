@@ -174,7 +174,8 @@ def index_loader(indices: np.ndarray) -> DataLoader:
 class SongDataModule(LightningDataModule):
     """Songs in one ``view`` for the Kim & Liem 2022 methods: what the song datamodules share. A subclass gives
     its songs (:meth:`learning_songs`, the songs representation learning reads; ``downstream_inputs()`` for the
-    protocol) and forwards these arguments with ``**kwargs``.
+    protocol) and passes these arguments on (its own signature lists them, in the order its configs' digests
+    were recorded with).
 
     Args:
         view: ``frames52`` | ``mel`` | ``audio``.

@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -107,8 +108,8 @@ class CorpusSongsDataModule(CorpusBuildDataModule, SongDataModule):
         min_genre_pieces: leaf genres with fewer pieces are folded (see :func:`primary_genres`).
         listening_users, listening_seed, listening_items_per_user: the simulated listening log
             (:func:`mirbench.data.corpus.listening.simulate_listening`).
-        **kwargs: the view and its batches (:class:`~mirbench.data.song_views.SongDataModule`); ``train_fraction``
-            subsets the train-split songs.
+        view, batch_size, max_len, crop_length, train_fraction, subset_seed, num_workers: the view and its batches
+            (:class:`~mirbench.data.song_views.SongDataModule`); ``train_fraction`` subsets the train-split songs.
     """
 
     def __init__(
@@ -118,14 +119,21 @@ class CorpusSongsDataModule(CorpusBuildDataModule, SongDataModule):
         clips_per_piece: int = 6,
         seed: int = 0,
         split: tuple[float, float, float] = DEFAULT_SPLIT,
+        view: Literal["frames52", "mel", "audio"] = "frames52",
+        batch_size: int = 1024,
+        max_len: int | None = 2600,
+        crop_length: int | None = None,
+        train_fraction: float = 1.0,
+        subset_seed: int = 0,
         min_genre_pieces: int = 10,
         listening_users: int = 2000,
         listening_seed: int = 0,
         listening_items_per_user: float = 25.0,
+        num_workers: int = 0,
         build_workers: int | None = None,
-        **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(view=view, batch_size=batch_size, max_len=max_len, crop_length=crop_length,
+                         train_fraction=train_fraction, subset_seed=subset_seed, num_workers=num_workers)
         self._loaded = False
 
     # -- data ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Evaluation under Lightning DDP: one rank computes, every rank gets the result (no rank skips a collective)."""
+"""Evaluation under Lightning DDP: one rank computes, every rank gets the result (no rank skips a collective); the
+base of the protocols' test callbacks (:class:`ProtocolEvaluation`)."""
 
 from __future__ import annotations
 

@@ -17,12 +17,19 @@ Each round times, in rotating order (``_timing.interleaved``): the square-GEMM p
 on every thread count, and the likelihood, E-step sweeps and statistics kernels on the first; the model
 state is restored before every iteration, so every timed iteration does the same work.
 
-    python -m benchmarks.perf.hdpgmm_throughput [--songs 128 --frames 1300 --rounds 3 --dtype float32 --threads 1,2 --out FILE]
+The 2-thread figure depends on OpenMP's wait policy, read once at start-up (``OMP_WAIT_POLICY``; the row names
+the one in effect). An iteration is many short parallel regions: with idle threads spinning between
+them 2 threads gave 1.61x here (``ACTIVE``; libgomp's default short spin 1.52-1.63x) on a quiet 2-core box;
+with ``PASSIVE`` (what the Makefile exports, so ``make bench`` and training run with it) each region wakes a
+sleeping thread and 2 threads gave 0.97-1.03x. ``PASSIVE`` is kept because two jobs at once on 2 cores (tests
+beside a run, CI) are common: two such benchmarks side by side took 2.1 s per iteration with ``PASSIVE`` and
+7.7-8.7 s with spinning (``GOMP_SPINCOUNT=10000`` too). On a quiet machine: ``OMP_WAIT_POLICY=ACTIVE make bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -130,7 +137,7 @@ def run(songs: int, frames: int, rounds: int, dtype: str, threads: list[int], K:
         **rec,
         "config": {"songs": songs, "max_frames": frames, "frames": n_frames, "K": K, "T": T, "D": dim, "dtype": dtype,
                    "e_step_tol": tol, "e_step_max_iter": max_iter, "song_chunk": song_chunk, "rounds": rounds,
-                   "threads": threads},
+                   "threads": threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")},
         "matmul_peak_gflops": {f"{n}t": peak[n] / 1e9 for n in threads},
         "flops_per_batch_gflop": {k: v / 1e9 for k, v in flops.items()},
         "e_step_sweeps_mean": s_mean,
@@ -161,7 +168,8 @@ def headlines(rec: dict) -> list[dict]:
         rows.append(headline(f"{work}: {n} threads vs {threads[0]}", rec["iteration_seconds"][f"{n}t"],
                              f"{threads[0]} thread", t1, ">= 1.6x", up >= 1.6,
                              note=f"{up:.2f}x faster (median per-round ratio); matmul peak "
-                                  f"{rec['matmul_peak_gflops'][f'{n}t'] / rec['matmul_peak_gflops'][f'{threads[0]}t']:.2f}x"))
+                                  f"{rec['matmul_peak_gflops'][f'{n}t'] / rec['matmul_peak_gflops'][f'{threads[0]}t']:.2f}x; "
+                                  f"OMP_WAIT_POLICY={c.get('omp_wait_policy') or 'unset'}"))
     return rows
 
 

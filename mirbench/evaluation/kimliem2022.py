@@ -4,8 +4,8 @@ run at the end of ``Trainer.test`` by :class:`KimLiem2022Evaluation`.
 Contract:
 
 - the LightningModule implements ``embed(songs) -> (J, d)`` numpy (:mod:`mirbench.evaluation.contracts`; songs as
-  the datamodule's view gives them) and a ``test_step`` (a no-op is fine); optionally ``responsibilities(songs) -> (J, K)`` (HDPGMM:
-  the song-component matrix, saved for the interpretability table);
+  the datamodule's view gives them) and a ``test_step`` (a no-op is fine); optionally
+  ``responsibilities(songs) -> (J, K)`` (HDPGMM: the song-component matrix, saved for the interpretability table);
 - the datamodule provides ``downstream_inputs()`` (:class:`mirbench.data.base.DownstreamInputs`): its view,
   ``song_from_audio(y)`` (that view of a mono 22,050-Hz waveform) and the songs of the three probes with their
   targets (:class:`mirbench.data.corpus.songs.CorpusSongsDataModule`: one set of songs plays all three roles);

@@ -70,9 +70,9 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     (``per_genre``: only the first excerpts of each genre, by id; CI uses 4).
 
     Audio is decoded at 22,050 Hz mono (:func:`mirbench.audio.decode.load_audio`) and put in the view by
-    ``to_view``. The songs of a feature view are kept on disk (:func:`gtzan_mini_cache`), so the rows of a table,
-    later runs and subprocess runs featurise once; the ``audio`` view (the waveform itself, 265 MB for the 100
-    excerpts) is decoded on each call.
+    ``to_view``. The songs of a feature view are kept on disk (:func:`gtzan_mini_cache`, one cache per view and
+    transform), so the rows of a table, later runs and subprocess runs featurise once; the ``audio`` view (the
+    waveform itself, 265 MB for the 100 excerpts) is decoded on each call.
     """
     from mirbench.audio.decode import SAMPLE_RATE, load_audio
     from mirbench.data.gtzan import find_tracks
@@ -81,7 +81,7 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     ids, labels, split = gtzan_mini_ids(root, per_genre)
     if view == "audio":
         return [to_view(load_audio(tracks[t], sr=SAMPLE_RATE)) for t in ids], labels, split, ids
-    cache = gtzan_mini_cache(root, view)
+    cache = gtzan_mini_cache(root, view, to_view)
     todo = [t for t in ids if not (t in cache and cache.has_file(t))]
     for t in todo:
         cache.put(t, to_view(load_audio(tracks[t], sr=SAMPLE_RATE)))
@@ -90,19 +90,23 @@ def gtzan_mini_songs(root: Path, view: str, to_view: Callable[[np.ndarray], np.n
     return [np.asarray(cache.load(t, mmap=False)) for t in ids], labels, split, ids
 
 
-def gtzan_mini_cache(root: Path, view: str):
+def gtzan_mini_cache(root: Path, view: str, to_view: Callable[[np.ndarray], np.ndarray]):
     """The on-disk songs of one view of the excerpts under ``root``:
-    ``$MIRBENCH_DATA/gtzan_mini/features/<view>-<digest>``, the digest over the excerpts' folder and the source
-    of :mod:`mirbench.audio.features` (another folder, or a change of the feature code, gets a fresh cache)."""
+    ``$MIRBENCH_DATA/gtzan_mini/features/<view>-<digest>``. The digest covers the excerpts' folder, the source of
+    :mod:`mirbench.audio.features` and what ``to_view`` makes of one second of fixed noise, so another folder, a
+    change of the feature code or another transform under the same view name gets a fresh cache."""
     import hashlib
     import inspect
 
     from mirbench.audio import features
     from mirbench.audio.cache import FeatureCache
+    from mirbench.audio.decode import SAMPLE_RATE
     from mirbench.paths import dataset_dir
 
-    key = hashlib.sha1(f"{Path(root).resolve()}\n{inspect.getsource(features)}".encode()).hexdigest()[:12]
-    return FeatureCache(dataset_dir("gtzan_mini") / "features" / f"{view}-{key}",
+    probe = np.asarray(to_view(0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32)))
+    h = hashlib.sha1(f"{Path(root).resolve()}\n{inspect.getsource(features)}\n{probe.dtype}{probe.shape}".encode())
+    h.update(np.ascontiguousarray(probe).tobytes())
+    return FeatureCache(dataset_dir("gtzan_mini") / "features" / f"{view}-{h.hexdigest()[:12]}",
                         meta={"view": view, "root": str(Path(root).resolve())})
 
 

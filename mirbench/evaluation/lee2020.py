@@ -4,9 +4,9 @@ agreement, on full-song embeddings (mean of 3-s clip embeddings).
 
 Contract (any method, any datamodule):
 
-- the LightningModule implements ``embed(x) -> (B, D)`` (:mod:`mirbench.evaluation.contracts`); optionally ``tag_logits(x) -> (B, T)``
-  (classification / proxy models: AUC from the track-mean logits), and ``subspaces() ->
-  {category: slice}`` (disentangled models: the masked block of each category). It needs a
+- the LightningModule implements ``embed(x) -> (B, D)`` (:mod:`mirbench.evaluation.contracts`); optionally
+  ``tag_logits(x) -> (B, T)`` (classification / proxy models: AUC from the track-mean logits), and
+  ``subspaces() -> {category: slice}`` (disentangled models: the masked block of each category). It needs a
   ``test_step`` (which may do nothing) for ``Trainer.test`` to run;
 - the datamodule provides ``data_info`` (:class:`mirbench.data.base.DataInfo` with ``tag_categories`` and
   ``categories``) and ``retrieval_inputs()`` (:class:`mirbench.data.base.RetrievalInputs`: the test clips, dict

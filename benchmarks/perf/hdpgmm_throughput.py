@@ -18,12 +18,12 @@ on every thread count, and the likelihood, E-step sweeps and statistics kernels 
 state is restored before every iteration, so every timed iteration does the same work.
 
 The 2-thread figure depends on OpenMP's wait policy, read once at start-up (``OMP_WAIT_POLICY``; the row names
-the one in effect). An iteration is many short parallel regions: with idle threads spinning between
-them 2 threads gave 1.61x here (``ACTIVE``; libgomp's default short spin 1.52-1.63x) on a quiet 2-core box;
-with ``PASSIVE`` (what the Makefile exports, so ``make bench`` and training run with it) each region wakes a
-sleeping thread and 2 threads gave 0.97-1.03x. ``PASSIVE`` is kept because two jobs at once on 2 cores (tests
-beside a run, CI) are common: two such benchmarks side by side took 2.1 s per iteration with ``PASSIVE`` and
-7.7-8.7 s with spinning (``GOMP_SPINCOUNT=10000`` too). On a quiet machine: ``OMP_WAIT_POLICY=ACTIVE make bench``.
+the one in effect). The E-step's song chunks run on parallel threads, one intra-op thread each
+(:mod:`mirbench.hdpgmm.threads`): 1.77x on 2 threads with ``PASSIVE`` (what the Makefile exports; the same code
+split by OpenMP, every element-wise pass a parallel region waking a sleeping thread, gave 0.97-1.03x), 1.65x with
+libgomp's default short spin, 1.32x with ``ACTIVE`` (the caller's idle OpenMP thread spins beside the chunk
+threads). Two such benchmarks side by side: 2.0 s per 2-thread iteration each under ``PASSIVE``, 3.1-3.5 s under
+``ACTIVE``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class HDPGMMConfig:
         g2: rate of that prior (1).
         cov_reg: per-frame ridge on each atom's scatter (1e-6, as the reference code).
         compute_dtype: dtype of the per-frame work, ``"float32"`` or ``"float64"``.
-        song_chunk: songs per E-step chunk (memory, not the result).
+        song_chunk: songs per E-step chunk: its memory, the unit of the parallel threads (each chunk's
+            E-step stops on its own ELBO gain).
         frame_chunk: frames per likelihood / statistics GEMM (sums over frames follow it).
         seed: seed of the initialisation and the splash noise.
     """

@@ -7,7 +7,7 @@ hyper-priors, the update counter ``step``. The heavy per-frame work runs in ``co
 
 One :meth:`partial_fit` on a mini-batch of M songs (of a corpus of J):
   1. ``E[ln p(x|k)]`` for all frames (one GEMM on quadratic features per frame chunk);
-  2. the local E-step (:func:`.estep.e_step`) per chunk of songs, to tolerance;
+  2. the local E-step (:func:`.estep.e_step`) per chunk of songs, to tolerance (chunks on parallel threads);
   3. responsibilities ``r = zeta varphi``, mixed with splash noise ``(1-eta_t) r + eta_t e``;
   4. sufficient statistics (one GEMM), scaled by ``J / M``;
   5. sequential global updates, each blended with ``rho_t = (tau0 + t)^-kappa``:
@@ -43,6 +43,7 @@ from .mstep import (
 )
 from .priors import HyperPriors
 from .sticks import gamma_elbo_term, gamma_expectations, stick_elbo_term, stick_expectations
+from .threads import ordered_map
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -200,17 +201,21 @@ class OnlineHDPGMM(nn.Module):
     @torch.no_grad()
     def responsibilities(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean E-step responsibility of each corpus atom per song, ``sum_n (zeta varphi)_nk / N_j``:
-        ``(M, L, D)`` -> ``(M, K)`` float64 (no splash noise; the reference's ``responsibility``)."""
+        ``(M, L, D)`` -> ``(M, K)`` float64 (no splash noise; the reference's ``responsibility``); song chunks on
+        parallel threads as in :meth:`_local_pass`."""
         x, mask = x.to(self.m.device), mask.to(self.m.device)
-        theta, elog_beta, out = self.theta(), self.elog_beta().to(self.compute_dtype), []
-        for xc, mc in self._chunks(x, mask):
+        theta, elog_beta = self.theta(), self.elog_beta().to(self.compute_dtype)
+
+        def chunk(xc, mc, _init, gen, _noise):
             eq_eta = self.expected_loglik(xc, mc, theta)
             res = e_step(eq_eta, mc, elog_beta, self.T, self.s1, self.s2, self.e_step_tol, self.e_step_max_iter,
-                         None, self.generator, self.e_step_start)
+                         None, gen, self.e_step_start)
             zeta = exp_flush(res.log_zeta) * mc[..., None].to(eq_eta.dtype)
             r = torch.bmm(zeta, exp_flush(res.log_varphi)).sum(1)
-            out.append((r / mc.sum(1, keepdim=True).clamp_min(1)).to(torch.float64))
-        return torch.cat(out)
+            return (r / mc.sum(1, keepdim=True).clamp_min(1)).to(torch.float64)
+
+        chunks = list(self._chunks(x, mask))
+        return torch.cat(list(ordered_map(chunk, self._chunk_jobs(chunks, None, 0.0), self._workers(x, chunks))))
 
     @torch.no_grad()
     def partial_fit(self, x: torch.Tensor, mask: torch.Tensor, rho: float | None = None, scale: float | None = None) -> dict:
@@ -230,33 +235,64 @@ class OnlineHDPGMM(nn.Module):
 
     def _local_pass(self, x, mask, eta: float, init: list | None = None, keep: list | None = None):
         """E-step over song chunks; returns packed frame stats (P, K) (the transpose of :class:`FrameStats`),
-        varphi counts (K,), the sum of local ELBOs and the mean number of E-step iterations. ``init``/``keep``: per-chunk local states."""
+        varphi counts (K,), the sum of local ELBOs and the mean number of E-step iterations. ``init``/``keep``: per-chunk
+        local states.
+
+        On the CPU the chunks run on parallel threads, one intra-op thread each (:mod:`.threads`, :meth:`_workers`);
+        the random draws are made in chunk order (:meth:`_chunk_jobs`) and each chunk's statistics summed in that
+        order, so the result does not depend on the thread count."""
         theta = self.theta()
         elog_beta = self.elog_beta().to(self.compute_dtype)
-        stats = torch.zeros(theta.shape[0], self.K, dtype=self.compute_dtype, device=x.device)  # (P, K)
-        counts = torch.zeros(self.K, dtype=torch.float64, device=x.device)
-        local, iters, n_chunks = 0.0, 0, 0
-        for ci, (xc, mc) in enumerate(self._chunks(x, mask)):
+        chunks = list(self._chunks(x, mask))
+
+        def chunk(xc, mc, start, gen, noise):
             eq_eta = self.expected_loglik(xc, mc, theta)
-            res = e_step(
-                eq_eta, mc, elog_beta, self.T, self.s1, self.s2, self.e_step_tol, self.e_step_max_iter,
-                None if init is None else init[ci], self.generator, self.e_step_start,
-            )
+            res = e_step(eq_eta, mc, elog_beta, self.T, self.s1, self.s2, self.e_step_tol, self.e_step_max_iter,
+                         start, gen, self.e_step_start)
+            del eq_eta
+            varphi = exp_flush(res.log_varphi)
+            r = torch.bmm(exp_flush(res.log_zeta), varphi)[mc]
+            if noise is not None:  # r <- (1 - eta) r + eta e / sum(e), in place
+                noise.mul_(eta / noise.sum(-1, keepdim=True))
+                r.mul_(1.0 - eta).add_(noise)
+                del noise
+            stats = torch.zeros(theta.shape[0], self.K, dtype=self.compute_dtype, device=x.device)  # (P, K)
+            accumulate_stats(stats, xc[mc], r, self.frame_chunk)
+            return res, stats, varphi.sum((0, 1)).to(torch.float64)
+
+        stats = torch.zeros(theta.shape[0], self.K, dtype=self.compute_dtype, device=x.device)
+        counts = torch.zeros(self.K, dtype=torch.float64, device=x.device)
+        local, iters = 0.0, 0
+        for res, chunk_stats, chunk_counts in ordered_map(chunk, self._chunk_jobs(chunks, init, eta),
+                                                          self._workers(x, chunks)):
             if keep is not None:
                 keep.append(res)
             local += float(res.elbo.sum())
             iters += res.n_iter
-            n_chunks += 1
-            varphi = exp_flush(res.log_varphi)
-            counts += varphi.sum((0, 1)).to(torch.float64)
-            r = torch.bmm(exp_flush(res.log_zeta), varphi)[mc]
-            if eta > 0:  # r <- (1 - eta) r + eta e / sum(e), e ~ U(0, 1)^K per frame, in place
-                e = torch.rand(r.shape, dtype=r.dtype, device=r.device, generator=self.generator)
-                e.mul_(eta / e.sum(-1, keepdim=True))
-                r.mul_(1.0 - eta).add_(e)
-                del e
-            accumulate_stats(stats, xc[mc], r, self.frame_chunk)
-        return stats, counts, local, iters / max(n_chunks, 1)
+            stats += chunk_stats
+            counts += chunk_counts
+        return stats, counts, local, iters / max(len(chunks), 1)
+
+    @staticmethod
+    def _workers(x: torch.Tensor, chunks: list) -> int:
+        """Threads for the chunks: torch's thread count on the CPU (at most one per chunk), one elsewhere."""
+        return min(torch.get_num_threads(), len(chunks)) if x.device.type == "cpu" else 1
+
+    def _chunk_jobs(self, chunks: list, init: list | None, eta: float):
+        """``(x, mask, warm start, generator, splash noise)`` per chunk. Every random draw is made here, in chunk
+        order: a random E-step start's own stream (``e_step_start="random"`` without ``init``), and with
+        ``eta > 0`` the splash noise ``e ~ U(0, 1)^K`` per frame."""
+        random_start = init is None and self.e_step_start == "random"
+        for ci, (xc, mc) in enumerate(chunks):
+            gen = None
+            if random_start:
+                gen = torch.Generator(device=xc.device)
+                gen.manual_seed(int(torch.randint(2**62, (), generator=self.generator, device=xc.device)))
+            noise = None
+            if eta > 0:
+                noise = torch.rand(int(mc.sum()), self.K, dtype=self.compute_dtype, device=xc.device,
+                                   generator=self.generator)
+            yield xc, mc, None if init is None else init[ci], gen, noise
 
     def _chunks(self, x, mask):
         """Song chunks of at most ``song_chunk`` songs, trimmed to their longest song."""

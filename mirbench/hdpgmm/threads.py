@@ -1,0 +1,49 @@
+"""Independent pieces of work (the song chunks of one E-step pass) on parallel threads, one intra-op thread each.
+
+An OVI iteration is hundreds of short element-wise passes per song chunk. Split by torch's OpenMP threads,
+each pass is a parallel region that wakes the other thread; with ``OMP_WAIT_POLICY=PASSIVE`` (the Makefile's,
+safe beside another job) that wake-up cost about what the second thread saved, and 2 threads gave 1.0x
+(benchmarks/perf/hdpgmm_throughput.py). Whole chunks on separate threads (torch releases the GIL inside its
+kernels) need no wake-up per pass. Every chunk runs on one intra-op thread whatever the thread count, so the
+numbers do not depend on it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import torch
+
+R = TypeVar("R")
+
+
+def _one_intra_op_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def ordered_map(fn: Callable[..., R], jobs: Iterable[tuple], workers: int) -> Iterator[R]:
+    """``fn(*job)`` for each job, yielded in the jobs' order, on ``workers`` threads (inline when 1).
+
+    ``jobs`` is consumed lazily, at most ``workers + 1`` ahead of what has been yielded, so what a job holds
+    (a chunk's splash noise) is drawn in order and not all at once. Each worker runs torch on one intra-op
+    thread; the caller's own thread count is kept (and restored for threads started later).
+    """
+    if workers <= 1:
+        for job in jobs:
+            yield fn(*job)
+        return
+    threads = torch.get_num_threads()  # fixes this thread's count before the workers set theirs
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="hdpgmm-chunk", initializer=_one_intra_op_thread) as pool:
+            pending: deque = deque()
+            for job in jobs:
+                pending.append(pool.submit(fn, *job))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        torch.set_num_threads(threads)  # torch.set_num_threads also sets the count new threads start with

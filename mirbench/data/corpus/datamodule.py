@@ -30,7 +30,6 @@ from mirbench.audio.decode import SAMPLE_RATE
 from mirbench.audio.features import normalize_lee2020
 from mirbench.data.base import DataInfo, DimSimTriplets, RetrievalInputs
 from mirbench.data.corpus.build import DEFAULT_SPLIT, CorpusParams, build_corpus
-from mirbench.data.corpus.dimsim import track_id
 from mirbench.data.corpus.tags import CATEGORIES
 from mirbench.data.featuredm import FeatureDataModule, Table, identity
 from mirbench.data.sources import corpus as corpus_source
@@ -130,7 +129,7 @@ class CorpusDataModule(CorpusBuildDataModule, FeatureDataModule):
             return
         path = self.build()
         self.source = corpus_source.load(path)  # clips, their splits, pieces and tags, parsed once
-        self.clips = pd.read_csv(path / "clips.csv")  # its columns serve the id lookups and the Dim-Sim positions
+        self.clips = pd.read_csv(path / "clips.csv")  # its columns serve the id lookups (evaluation.external)
         self.track_tags = np.load(path / "tag_matrix.npy")
         self.tag_names, self.tag_categories = self.source.tag_names, self.source.tag_categories
         self.features = np.load(path / FEATURE_FILES[self.hparams.features], mmap_mode="r")
@@ -162,17 +161,19 @@ class CorpusDataModule(CorpusBuildDataModule, FeatureDataModule):
                         categories=CATEGORIES, input_shape=shape, sample_rate=SAMPLE_RATE)
 
     def dimsim_triplets(self, clean: bool = True) -> DimSimTriplets:
-        """Dim-Sim-style triplets as indices into the test clip order, with their votes."""
+        """The source's Dim-Sim-style triplets (``dimsim_clean.csv``, or ``dimsim_raw.csv``) as positions in the
+        test clip order, with their votes."""
         self.setup()
-        table = pd.read_csv(self.path / ("dimsim_clean.csv" if clean else "dimsim_raw.csv"))
-        test = self.clips.iloc[self.split_clips["test"]].reset_index(drop=True)
-        position = {(track_id(int(t)), round(float(s), 3)): i
-                    for i, (t, s) in enumerate(zip(test["track"], test["start_seconds"]))}
-        out = {k: np.array([position[(i, round(float(s), 3))] for i, s in
-                            zip(table[f"{k}_id"], table[f"{k}_start_seconds"])], dtype=np.int64)
-               for k in ("anchor", "song1", "song2")}
-        return DimSimTriplets(**out, song1_vote=table["song1_vote"].to_numpy(),
-                              song2_vote=table["song2_vote"].to_numpy())
+        source = self.source if clean else corpus_source.load(self.path, dimsim="raw")
+        test = self.split_clips["test"]
+        position = np.full(len(source), -1, dtype=np.int64)
+        position[test] = np.arange(len(test))
+        out = position[source.triplets]
+        if (out < 0).any():
+            raise ValueError(f"{self.path}: {int((out < 0).any(1).sum())} Dim-Sim triplets use clips outside the "
+                             "test split; rebuild the corpus (`mirbench prepare corpus`)")
+        return DimSimTriplets(anchor=out[:, 0], song1=out[:, 1], song2=out[:, 2], song1_vote=source.votes[:, 0],
+                              song2_vote=source.votes[:, 1])
 
     def retrieval_inputs(self) -> RetrievalInputs:
         """The Lee et al. 2020 protocol's input: test clips, reference clips and the clean Dim-Sim-style triplets."""

@@ -38,7 +38,7 @@ from mirbench.evaluation.contracts import Subspaces, TagScorer
 from mirbench.evaluation.ddp import ProtocolEvaluation
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE, collect, mean_by_track
 from mirbench.metrics.bootstrap import macro_auc_replicates, mean_replicates
-from mirbench.metrics.retrieval import Relevance, as_tensor, nearest_neighbours, ranking_distances, prepare_gallery
+from mirbench.metrics.retrieval import as_tensor, prepare_gallery, ranking_distances, recall_hits
 from mirbench.metrics.triplet_accuracy import sample_category_triplets, triplet_correct, vote_correct
 
 
@@ -101,20 +101,6 @@ def _to_items(clips: dict, track_level: bool) -> dict:
     if track_level and "track" in clips:
         return mean_by_track(clips["emb"], clips["track"], **{k: v for k, v in clips.items() if k not in ("emb", "track")})
     return clips
-
-
-def recall_hits(emb, relevance, ks: Sequence[int], distance: str, chunk_size: int, rule: str,
-                tag_categories: Sequence[str] | None, category: str | None, device=None
-                ) -> tuple[dict[int, np.ndarray], np.ndarray]:
-    """Per query: ``({k: (N,) bool hit within the k nearest}, (N,) bool answerable)``; the mean of the hits
-    over the answerable queries is :func:`mirbench.metrics.retrieval.recall_at_k` (same search, same rule)."""
-    if not ks or min(int(k) for k in ks) < 1:
-        raise ValueError(f"ks must be positive integers, got {list(ks)}")
-    rel = Relevance(relevance, rule, tag_categories, category)
-    nn = nearest_neighbours(emb, max(ks), distance, chunk_size, device=device)
-    first = rel(torch.arange(len(rel)), nn).cummax(dim=1).values
-    hits = {int(k): (first[:, min(int(k), first.shape[1]) - 1]).numpy() for k in ks}
-    return hits, rel.answerable.numpy()
 
 
 def evaluate(model: torch.nn.Module, datamodule, **kwargs) -> dict[str, float]:

@@ -315,6 +315,38 @@ class Relevance:
         return (q == g).all(-1) & g.any(-1)
 
 
+def recall_hits(
+    embeddings,
+    relevance,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    distance: str = "euclidean",
+    chunk_size: int = 1024,
+    rule: str = "share_any",
+    tag_categories: Sequence[str] | None = None,
+    category: str | None = None,
+    device=None,
+    gallery_block: int = GALLERY_BLOCK,
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Per query: ``({k: (N,) bool, a relevant item within the k nearest}, (N,) bool answerable)`` (the query
+    has a relevant item at all); arguments as :func:`recall_at_k`, whose value is their mean. Bootstrap
+    intervals resample these instead of searching again."""
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) < 1:
+        raise ValueError(f"ks must be positive integers, got {ks}")
+    rel = Relevance(relevance, rule, tag_categories, category)
+    n = len(rel)
+    if as_tensor(embeddings).shape[0] != n:
+        raise ValueError(f"{as_tensor(embeddings).shape[0]} embeddings but {n} relevance rows")
+    nn = nearest_neighbours(embeddings, max(ks), distance, chunk_size, device=device, gallery_block=gallery_block)
+    hits = {k: np.zeros(n, dtype=bool) for k in ks}
+    for s in range(0, n, chunk_size):
+        q = torch.arange(s, min(s + chunk_size, n))
+        first = rel(q, nn[q]).cummax(dim=1).values  # first[:, j]: a hit within the j + 1 nearest
+        for k in ks:
+            hits[k][s : s + len(q)] = first[:, min(k, first.shape[1]) - 1].numpy()
+    return hits, rel.answerable.numpy().astype(bool)
+
+
 def recall_at_k(
     embeddings,
     relevance,
@@ -334,24 +366,11 @@ def recall_at_k(
     ``distance``: ``euclidean`` | ``cosine`` | ``dot``; K larger than N - 1 is clipped to N - 1.
     ``empty``: ``"skip"`` leaves out queries that have no relevant item, ``"miss"`` counts them as 0.
     Returns NaN for every K when no query can be scored. ``chunk_size`` x ``gallery_block``: the score
-    block (speed and memory only, :func:`nearest_neighbours`).
+    block (speed and memory only, :func:`nearest_neighbours`). Per-query hits: :func:`recall_hits`.
     """
     if empty not in ("skip", "miss"):
         raise ValueError(f"empty must be 'skip' or 'miss', got {empty!r}")
-    ks = [int(k) for k in ks]
-    if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive integers, got {ks}")
-    rel = Relevance(relevance, rule, tag_categories, category)
-    n = len(rel)
-    if as_tensor(embeddings).shape[0] != n:
-        raise ValueError(f"{as_tensor(embeddings).shape[0]} embeddings but {n} relevance rows")
-    nn = nearest_neighbours(embeddings, max(ks), distance, chunk_size, device=device, gallery_block=gallery_block)
-    hits = torch.zeros(len(ks), dtype=torch.long)
-    for s in range(0, n, chunk_size):
-        q = torch.arange(s, min(s + chunk_size, n))
-        first = rel(q, nn[q]).cummax(dim=1).values  # first[:, j]: a hit within the j + 1 nearest
-        scored = rel.answerable[q]
-        for i, k in enumerate(ks):
-            hits[i] += (first[:, min(k, first.shape[1]) - 1] & scored).sum()
-    denom = int(rel.answerable.sum()) if empty == "skip" else n
-    return {k: (float(hits[i]) / denom if denom else float("nan")) for i, k in enumerate(ks)}
+    hits, answerable = recall_hits(embeddings, relevance, ks, distance, chunk_size, rule, tag_categories, category,
+                                   device, gallery_block)
+    denom = int(answerable.sum()) if empty == "skip" else len(answerable)
+    return {k: (int((h & answerable).sum()) / denom if denom else float("nan")) for k, h in hits.items()}

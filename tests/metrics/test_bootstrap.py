@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from mirbench.evaluation.lee2020 import macro_auc, recall_hits
+from mirbench.evaluation.lee2020 import macro_auc
+from mirbench.metrics.retrieval import recall_hits
 from mirbench.metrics.bootstrap import (N_BOOT, load_replicates, macro_auc_replicates, mean_replicates,
                                         resample_indices, save_replicates, stat_replicates)
 from mirbench.metrics.retrieval import recall_at_k

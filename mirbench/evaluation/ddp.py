@@ -3,8 +3,9 @@ base of the protocols' test callbacks (:class:`ProtocolEvaluation`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 
 import numpy as np
@@ -43,15 +44,21 @@ class ProtocolEvaluation(Callback):
     nothing): global rank 0 evaluates the whole, unsharded test set (:func:`on_rank_zero`), writes the bootstrap
     replicates beside the run's logs (where the runner finds them) and every rank logs the metrics, so each
     rank logs the numbers of a 1-process run. Subclasses implement :meth:`evaluate`; ``metrics`` holds the last
-    result, by logged name."""
+    result, by logged name (empty before the first)."""
 
-    metrics: dict[str, float]
+    metrics: Mapping[str, float] = MappingProxyType({})
 
     def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """``(metrics, bootstrap replicates)``, both by logged name (``test/...``); ``log_dir``: the run's log
         folder, for files the table's figures read."""
         raise NotImplementedError
+
+    @staticmethod
+    def as_test(metrics: Mapping[str, float], replicates: Mapping[str, np.ndarray]
+                ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """A protocol's ``(metrics, replicates)`` under their logged names, ``test/<name>``."""
+        return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in replicates.items()}
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.datamodule is None:

@@ -283,7 +283,6 @@ class KimLiem2022Evaluation(ProtocolEvaluation):
                            gtzan_mini=bool(gtzan_mini), gtzan_mini_dir=gtzan_mini_dir,
                            gtzan_mini_per_genre=gtzan_mini_per_genre, seed=int(seed), n_jobs=n_jobs, real=real)
         self.save_song_components = bool(save_song_components)
-        self.metrics: dict[str, float] = {}
 
     def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:

@@ -264,11 +264,10 @@ class Nakatsuka2024Evaluation(ProtocolEvaluation):
         self.kwargs = dict(ks=tuple(int(k) for k in ks), score=score, n_samples=int(n_samples), seed=int(seed),
                            chunk_size=int(chunk_size))
         self.save_embeddings = bool(save_embeddings)
-        self.metrics: dict[str, float] = {}
 
     def evaluate(self, pl_module: LightningModule, datamodule, log_dir: Path
                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         save_to = log_dir / PAIRED_EMBEDDINGS_FILE if self.save_embeddings else None
         metrics, replicates = evaluate_items(pl_module, datamodule, device=pl_module.device, save_to=save_to,
                                              **self.kwargs)
-        return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in replicates.items()}
+        return self.as_test(metrics, replicates)

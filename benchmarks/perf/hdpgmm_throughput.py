@@ -19,7 +19,7 @@ state is restored before every iteration, so every timed iteration does the same
 
 The 2-thread figure depends on OpenMP's wait policy, read once at start-up (``OMP_WAIT_POLICY``; the row names
 the one in effect). The E-step's song chunks run on parallel threads, one intra-op thread each
-(:mod:`mirbench.hdpgmm.threads`): 1.77x on 2 threads with ``PASSIVE`` (what the Makefile exports; the same code
+(:mod:`mirbench.threads`): 1.77x on 2 threads with ``PASSIVE`` (what the Makefile exports; the same code
 split by OpenMP, every element-wise pass a parallel region waking a sleeping thread, gave 0.97-1.03x), 1.65x with
 libgomp's default short spin, 1.32x with ``ACTIVE`` (the caller's idle OpenMP thread spins beside the chunk
 threads). Two such benchmarks side by side: 2.0 s per 2-thread iteration each under ``PASSIVE``, 3.1-3.5 s under

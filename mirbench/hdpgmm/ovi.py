@@ -43,7 +43,7 @@ from .mstep import (
 )
 from .priors import HyperPriors
 from .sticks import gamma_elbo_term, gamma_expectations, stick_elbo_term, stick_expectations
-from .threads import ordered_map
+from mirbench.threads import ordered_map
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -238,7 +238,7 @@ class OnlineHDPGMM(nn.Module):
         varphi counts (K,), the sum of local ELBOs and the mean number of E-step iterations. ``init``/``keep``: per-chunk
         local states.
 
-        On the CPU the chunks run on parallel threads, one intra-op thread each (:mod:`.threads`, :meth:`_workers`);
+        On the CPU the chunks run on parallel threads, one intra-op thread each (:mod:`mirbench.threads`, :meth:`_workers`);
         the random draws are made in chunk order (:meth:`_chunk_jobs`) and each chunk's statistics summed in that
         order, so the result does not depend on the thread count."""
         theta = self.theta()

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mirbench.threads import ordered_map
+
 DISTANCES = ("euclidean", "cosine", "dot")
 RULES = ("share_any", "same_set", "share_in_category")
 GALLERY_BLOCK = 1024  # gallery rows per block: a 1024 x 1024 float32 score block (4 MiB) stays in cache
@@ -247,7 +249,8 @@ def nearest_neighbours(
 
     Computed over chunks of ``chunk_size`` query rows and ``gallery_block`` gallery rows (memory
     ``chunk_size x gallery_block``); ordered by (distance, index); ``exclude_self`` drops the query
-    from its own list. The block sizes change the speed, never the result.
+    from its own list. The block sizes change the speed, never the result. On the CPU the query chunks run on
+    parallel threads, one intra-op thread each (:mod:`mirbench.threads`).
     """
     emb = prepare_gallery(as_tensor(embeddings, device), distance)
     n = emb.shape[0]
@@ -257,12 +260,14 @@ def nearest_neighbours(
     if not all_finite(emb):
         raise ValueError("embeddings contain NaN or inf")
     g_sq = squared_norms(emb) if distance == "euclidean" else None
-    out = []
-    for s in range(0, n, chunk_size):
+
+    def chunk(s: int) -> torch.Tensor:
         e = min(s + chunk_size, n)
-        out.append(_chunk_neighbours(emb[s:e], emb, k, distance, g_sq, s if exclude_self else None,
-                                     gallery_block).cpu())
-    return torch.cat(out)
+        return _chunk_neighbours(emb[s:e], emb, k, distance, g_sq, s if exclude_self else None, gallery_block).cpu()
+
+    starts = range(0, n, chunk_size)
+    workers = min(torch.get_num_threads(), len(starts)) if emb.device.type == "cpu" else 1
+    return torch.cat(list(ordered_map(chunk, ((s,) for s in starts), workers)))
 
 
 class Relevance:

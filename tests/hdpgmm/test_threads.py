@@ -8,7 +8,7 @@ import torch
 
 from mirbench.hdpgmm.ovi import OnlineHDPGMM
 from mirbench.hdpgmm.synthetic import pad_songs, toy_songs
-from mirbench.hdpgmm.threads import ordered_map
+from mirbench.threads import ordered_map
 
 
 @pytest.fixture

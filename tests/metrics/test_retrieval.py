@@ -100,6 +100,24 @@ def test_neighbours_match_sklearn():
         assert r[kk] == pytest.approx(hit[answerable, :kk].any(1).mean(), abs=1e-12)
 
 
+def test_query_chunks_on_two_threads_give_the_one_thread_lists():
+    x, _ = _data(n=400, d=16)
+    x[200:210] = x[190:200]  # exact ties across chunk boundaries
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = nearest_neighbours(x, 8, chunk_size=48, gallery_block=64)
+        torch.set_num_threads(2)  # the 9 query chunks on two threads (mirbench.threads)
+        two = nearest_neighbours(x, 8, chunk_size=48, gallery_block=64)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    d = ((x[:, None, :].astype(np.float64) - x[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (one.numpy()[:, 0] == np.argsort(d, axis=1, kind="stable")[:, 0]).mean() > 0.99
+
+
 @pytest.mark.parametrize("multi_label", [True, False])
 def test_r_at_1_matches_pml_precision_at_1(multi_label):
     from pytorch_metric_learning.distances import LpDistance

@@ -1,11 +1,12 @@
-"""Independent pieces of work (the song chunks of one E-step pass) on parallel threads, one intra-op thread each.
+"""Independent pieces of work on parallel threads, one intra-op thread each: the song chunks of an HDPGMM E-step
+pass (:mod:`mirbench.hdpgmm.ovi`) and the query chunks of a neighbour search (:mod:`mirbench.metrics.retrieval`).
 
-An OVI iteration is hundreds of short element-wise passes per song chunk. Split by torch's OpenMP threads,
-each pass is a parallel region that wakes the other thread; with ``OMP_WAIT_POLICY=PASSIVE`` (the Makefile's,
-safe beside another job) that wake-up cost about what the second thread saved, and 2 threads gave 1.0x
-(benchmarks/perf/hdpgmm_throughput.py). Whole chunks on separate threads (torch releases the GIL inside its
-kernels) need no wake-up per pass. Every chunk runs on one intra-op thread whatever the thread count, so the
-numbers do not depend on it.
+Both are many short torch operations per chunk. Split by torch's OpenMP threads, each is a parallel region that
+wakes the other thread; with ``OMP_WAIT_POLICY=PASSIVE`` (the Makefile's, safe beside another job) that wake-up
+cost about what the second thread saved (HDPGMM iteration on 2 threads: 1.0x). Whole chunks on separate threads
+(torch releases the GIL inside its kernels) need no wake-up per operation: 1.77x (benchmarks/perf/
+hdpgmm_throughput.py; the R@K search 1.88x, retrieval_speed.py). Every chunk runs on one intra-op thread whatever
+the thread count, so the results do not depend on it.
 """
 
 from __future__ import annotations

@@ -24,15 +24,17 @@ def _big_atoms(model, thresh=0.05):
 
 @pytest.mark.parametrize("threads", [1, 2])  # 2: the song chunks on parallel threads
 def test_batch_mode_elbo_never_decreases(threads):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     songs, _, _ = toy_songs(n_songs=30, seed=3)
     x, mask = pad_songs(songs)
     model = OnlineHDPGMM(dim=2, n_components=6, n_song_components=3, compute_dtype="float64", splash=0.0,
                          cov_reg=0.0, e_step_max_iter=50, e_step_tol=1e-8, song_chunk=8)
     model.initialise([(x, mask)], init="kmeans++")
-    trace = model.fit_batch_mode(x, mask, 8)
-    torch.set_num_threads(before)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        trace = model.fit_batch_mode(x, mask, 8)
+    finally:
+        torch.set_num_threads(before)
     assert len(trace) == 16
     assert np.diff(trace).min() >= -1e-9 * abs(trace[0])
     assert trace[-1] > trace[0]

@@ -41,11 +41,9 @@ def test_partial_fit_gives_the_same_bits_on_one_and_on_two_threads(threads, star
 
 def test_ordered_map_yields_in_job_order_on_worker_threads_and_restores_the_thread_count(threads):
     torch.set_num_threads(2)
-    seen = []
 
     def job(i: int, delay: float) -> tuple[int, int, str]:
         time.sleep(delay)  # later jobs finish first
-        seen.append(i)
         return i, torch.get_num_threads(), threading.current_thread().name
 
     drawn = []

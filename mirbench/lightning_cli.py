@@ -25,6 +25,8 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from mirbench.checkpoints import allow_suite_globals, load_checkpoint
+
 # warnings raised inside Lightning / torch that a mirbench user can do nothing about
 _NOISY_WARNINGS = (
     r"Starting from v1\.9\.0, `tensorboardX` has been removed",  # CSVLogger is our default on purpose
@@ -60,6 +62,7 @@ class MirbenchCLI(LightningCLI):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         quiet_lightning()
+        allow_suite_globals()  # `--ckpt_path` loads weights-only (torch's default): the suite's own classes allowed
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("auto_configure_optimizers", False)
@@ -130,11 +133,9 @@ def _same_run(ckpt_dir: Path, model: str | None, data: str | None) -> bool:
 def _best_in(ckpt_dir: Path) -> Path | None:
     """The best checkpoint recorded by ModelCheckpoint's state in ``last.ckpt``, else the newest other one
     (without a monitor Lightning's "best" is the latest save)."""
-    import torch
-
     lasts = sorted(ckpt_dir.glob("last*.ckpt"), key=lambda f: f.stat().st_mtime)
     if lasts:
-        state = torch.load(lasts[-1], map_location="cpu", weights_only=False, mmap=True).get("callbacks", {})
+        state = load_checkpoint(lasts[-1], mmap=True).get("callbacks", {})
         for key, value in state.items():
             best = value.get("best_model_path") if key.startswith("ModelCheckpoint") and value.get("monitor") else None
             if best:

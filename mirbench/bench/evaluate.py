@@ -90,7 +90,7 @@ def table_defaults(table: str, profile: str | None, callback: str | None) -> tup
     return data, cb
 
 
-def _model(embeddings, model, checkpoint, init_args: dict | None):
+def _model(embeddings, model, checkpoint, init_args: dict | None, trust_checkpoint: bool = False):
     given = [x is not None for x in (embeddings, model, checkpoint)]
     if sum(given) != 1:
         raise ValueError("give exactly one of embeddings (a file), model (a function or nn.Module) or checkpoint")
@@ -100,7 +100,8 @@ def _model(embeddings, model, checkpoint, init_args: dict | None):
         return "embeddings", embeddings if isinstance(embeddings, EmbeddingTable) else EmbeddingTable.load(embeddings)
     if checkpoint is not None:
         return "checkpoint", _load_checkpoint(checkpoint, init_args.pop("config", None) if init_args else None,
-                                              init_args.pop("class_path", None) if init_args else None)
+                                              init_args.pop("class_path", None) if init_args else None,
+                                              trust=trust_checkpoint)
     from mirbench.evaluation.external import as_audio_embedder
 
     obj = resolve(model) if isinstance(model, str) else model
@@ -109,14 +110,21 @@ def _model(embeddings, model, checkpoint, init_args: dict | None):
     return "audio", as_audio_embedder(obj)
 
 
-def _load_checkpoint(path: str | Path, config: str | None = None, model_class: str | None = None):
+def _load_checkpoint(path: str | Path, config: str | None = None, model_class: str | None = None,
+                     trust: bool = False):
     """A mirbench method from a Lightning checkpoint. With ``config`` (the run's resolved config: the ``.yaml``
     beside its record, or ``config.yaml`` in its log folder) the model is built as the run built it (injected
     backbone, loss, linked data facts) and the weights loaded; otherwise its class from ``model_class`` or the
-    checkpoint's ``hyper_parameters._class_path`` (methods whose parts are all hyper-parameters)."""
-    import torch
+    checkpoint's ``hyper_parameters._class_path`` (methods whose parts are all hyper-parameters).
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    The file is read weights-only (:func:`mirbench.checkpoints.load_checkpoint`): a checkpoint needing classes the
+    suite does not save is refused unless ``trust``; a class named by the file must be a ``mirbench.`` method.
+    """
+    from lightning.pytorch import LightningModule
+
+    from mirbench.checkpoints import TRUST_FLAG, load_checkpoint
+
+    ckpt = load_checkpoint(path, trust=trust)
     if config is not None:
         from unittest import mock
 
@@ -128,9 +136,17 @@ def _load_checkpoint(path: str | Path, config: str | None = None, model_class: s
         cli.model.eval()
         return cli.model
     cls_path = model_class or (ckpt.get("hyper_parameters") or {}).get("_class_path")
-    if not cls_path:
-        raise ValueError(f"{path}: the checkpoint does not name its class; pass --class-path mirbench.methods.X")
-    model = resolve(cls_path).load_from_checkpoint(path, map_location="cpu")
+    hint = ("pass --config RUN.yaml, the run's resolved config (the .yaml beside its record, or config.yaml in its "
+            "log folder)")
+    if not isinstance(cls_path, str) or not cls_path:
+        raise ValueError(f"{path}: the checkpoint does not name its class; {hint}")
+    if not (trust or model_class or cls_path.startswith("mirbench.")):  # importing a module the file names runs it
+        raise ValueError(f"{path}: the checkpoint names the class {cls_path!r}, not a mirbench method; {hint} "
+                         f"(or {TRUST_FLAG} to import it)")
+    cls = resolve(cls_path)
+    if not (isinstance(cls, type) and issubclass(cls, LightningModule)):
+        raise ValueError(f"{path}: {cls_path!r} is not a LightningModule; {hint}")
+    model = cls.load_from_checkpoint(path, map_location="cpu", weights_only=not trust)
     model.eval()
     return model
 
@@ -138,7 +154,8 @@ def _load_checkpoint(path: str | Path, config: str | None = None, model_class: s
 def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: str = "corpus",
              name: str = "my_model", out: str | Path | None = None, table: str | None = None,
              profile: str | None = None, data_args: dict | None = None, protocol_args: dict | None = None,
-             init_args: dict | None = None, data_root: str | None = None) -> Evaluation:
+             init_args: dict | None = None, data_root: str | None = None,
+             trust_checkpoint: bool = False) -> Evaluation:
     """Run ``protocol`` (``lee2020`` | ``kimliem2022`` | ``tutorial_knn``) on ``data`` for one model of your own.
 
     Exactly one of ``embeddings`` (a ``.npz``/``.parquet`` path or :class:`~mirbench.evaluation.external.EmbeddingTable`),
@@ -146,6 +163,7 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
     batches, or the dotted path of either; ``init_args`` for a class) or ``checkpoint`` (a mirbench method).
     Data and protocol arguments default to the ``table``'s (the protocol's own table and ``profile``), updated by
     ``data_args`` / ``protocol_args``. ``out``: write the RunRecord ``<out>/<name>.json`` (+ ``.boot.npz``).
+    ``trust_checkpoint``: load a checkpoint that needs classes outside the suite's allow-list (runs its pickle).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}.{closest(protocol, PROTOCOLS)}")
@@ -153,7 +171,7 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
         raise ValueError(f"protocol {protocol!r} runs on data {', '.join(DATA[protocol])}, not {data!r}."
                          f"{closest(data, DATA[protocol])}")
     t0 = time.perf_counter()
-    kind, m = _model(embeddings, model, checkpoint, dict(init_args or {}))
+    kind, m = _model(embeddings, model, checkpoint, dict(init_args or {}), trust_checkpoint)
     if protocol == "tutorial_knn":
         metrics, reps = _tutorial_knn(kind, m, data_root)
     else:
@@ -293,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--embeddings", type=Path, help=".npz (ids, emb) or .parquet (id + embedding columns)")
     what.add_argument("--model", help="module:function of audio, or module.Class of an nn.Module")
-    what.add_argument("--checkpoint", type=Path, help="a checkpoint of a mirbench method")
+    what.add_argument("--checkpoint", type=Path, help="a checkpoint of a mirbench method (read weights-only)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="load a --checkpoint that needs classes mirbench does not save: unpickling it may run code "
+                        "from the file, so only for a file you trust")
     p.add_argument("--init-args", default="{}", help="JSON keyword arguments of --model's class")
     p.add_argument("--config", default=None, help="with --checkpoint: the run's resolved config (the .yaml beside "
                                                   "its record), so the method is built as it was trained")
@@ -319,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                      data=data, name=args.name, out=args.out, table=args.table, profile=args.profile,
                      data_args=_kvs(args.data_arg), protocol_args=_kvs(args.protocol_arg),
                      init_args={**json.loads(args.init_args), **({"config": args.config} if args.config else {})},
-                     data_root=args.data_root)
+                     data_root=args.data_root, trust_checkpoint=args.trust_checkpoint)
     except (EmbeddingError, ValueError, FileNotFoundError, ImportError) as e:  # ImportError: parquet without pyarrow
         print(f"mirbench evaluate: error: {e}", file=sys.stderr)
         return 2

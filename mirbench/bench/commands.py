@@ -93,10 +93,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = load_spec(args.spec)
         spec.profile(args.profile)  # an unknown profile is an error before anything runs
+        _check_names(spec, args)
         return {"run": _run, "table": _table, "check": _check, "golden": _golden}[args.command](spec, args)
     except SpecError as e:
         print(f"mirbench {args.command}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _check_names(spec: TableSpec, args) -> None:
+    """Every name that becomes a results path is one plain file name, before anything is read or written."""
+    from mirbench.bench.names import check_name
+
+    check_name(spec.id, "table id")
+    for name in spec.profiles:
+        check_name(name, "profile")
+    for row in spec.rows:
+        check_name(row.id, "row id")
+    _added(args)
 
 
 def _passthrough(parser: argparse.ArgumentParser, command: str,
@@ -156,7 +169,9 @@ def _run(spec: TableSpec, args) -> int:
 
 
 def _added(args) -> dict[str, Path]:
-    return {name: Path(path) for name, path in getattr(args, "add", [])}
+    from mirbench.bench.names import check_name
+
+    return {check_name(name, "--add NAME"): Path(path) for name, path in getattr(args, "add", [])}
 
 
 def _table(spec: TableSpec, args) -> int:

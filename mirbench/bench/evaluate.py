@@ -165,6 +165,9 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
     ``data_args`` / ``protocol_args``. ``out``: write the RunRecord ``<out>/<name>.json`` (+ ``.boot.npz``).
     ``trust_checkpoint``: load a checkpoint that needs classes outside the suite's allow-list (runs its pickle).
     """
+    from mirbench.bench.names import check_name
+
+    check_name(name, "--name")  # before anything is computed or written: it becomes <out>/<name>.json
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}.{closest(protocol, PROTOCOLS)}")
     if data not in DATA[protocol]:
@@ -276,6 +279,9 @@ def write_evaluation(result: Evaluation, out: Path, wall_time_s: float, kind: st
     from mirbench.bench.records import RunRecord, device_string, git_state, now, write_record_file, versions
 
     sha, dirty = git_state()
+    from mirbench.bench.names import check_name
+
+    check_name(result.name, "--name")
     rec = RunRecord(table_id=f"evaluate:{result.data}", row=result.name, seed=0, profile=result.protocol,
                     metrics={k: float(v) for k, v in result.metrics.items()}, git_sha=sha, git_dirty=dirty,
                     versions=versions(), device=device_string(), mode=f"evaluate:{kind}",

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from mirbench.bench.execute import STATS_FILE, ParsedRun, execute_run, human_command, parse_run
+from mirbench.bench.names import check_name
 from mirbench.bench.records import (RunRecord, device_string, git_state, now, read_record, record_path, table_dir,
                                     versions, work_dir, write_record, write_runs_csv)
 from mirbench.bench.spec import RunPlan, SpecError, TableSpec
@@ -146,6 +147,9 @@ def run_table(spec: TableSpec, profile: str | None = None, rows: list[str] | Non
     Raises :class:`ResultsNotWritable` (before any training) when the results folder cannot be written.
     """
     plans = spec.resolve(profile, rows, seeds)
+    for name, what in [(spec.id, "table id")] + [(x, w) for p in plans for x, w in ((p.row, "row id"),
+                                                                                 (p.profile, "profile"))]:
+        check_name(name, what)  # each becomes a folder or file name under the results folder
     trainer_overrides = {k: v for k, v in (trainer_overrides or {}).items() if v is not None}
     zero, multi = _is_rank_zero(), _multi_process(trainer_overrides)
     root = table_dir(spec.id, results_root)

@@ -232,6 +232,12 @@ def check_report(report) -> tuple[list[str], list[str]]:
     if report.failed:
         failed = ", ".join(f"{r.row}/seed{r.seed}" for r in report.failed)
         warns.append(f"{len(report.failed)} failed run(s): {failed}")
+    from mirbench.bench.sanity import constant_predictor_metrics
+
+    constant = [f"{r.row}/seed{r.seed}" for r in report.records if r.ok and constant_predictor_metrics(r.metrics)]
+    if constant:
+        warns.append(f"{len(constant)} run(s) score exactly as a constant predictor (ROC AUC 0.5, every score tied: "
+                     f"collapsed or diverged?): {', '.join(constant)}")
     stale = [r for r in report.records if r.ok and r.stale]
     if stale:
         warns.append(f"{len(stale)} stale record(s), produced by other number-computing code than this checkout: "

@@ -19,6 +19,7 @@ import pandas as pd
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
 from mirbench.bench.records import (RunRecord, load_records, records_replicates, table_dir, unreadable_records,
                                     write_runs_csv)
+from mirbench.bench.sanity import constant_predictor_note
 from mirbench.bench.spec import DEFAULT_PROFILE, ColumnSpec, SectionSpec, TableSpec
 from mirbench.io import write_text
 
@@ -123,6 +124,9 @@ class TableReport:
             out += [f"**{n_stale} of {n_ok} records are stale**: produced by other number-computing code than "
                     "this checkout (or recorded before code hashes were), so they may not be what this code "
                     f"gives; `make table-{s.id} FORCE=1` re-runs them.", ""]
+        constant = constant_predictor_note(recs)
+        if constant:
+            out += [constant, ""]
         if self.unreadable:
             out += ["**Unreadable records** (truncated or corrupt; re-run or delete them): "
                     + ", ".join(f"`{p}`" for p in self.unreadable), ""]

@@ -51,6 +51,7 @@ from mirbench.evaluation.itemknn import itemknn_ndcg
 from mirbench.evaluation.tagging_probe import tagging_probe
 from mirbench.metrics.bootstrap import macro_auc_replicates
 from mirbench.paths import shared_data_dir
+from mirbench.threads import kept_threads
 
 RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
 GTZAN_MINI_SPLIT_SEED = 0
@@ -143,13 +144,8 @@ def single_threaded():
     (on 2 cores, the 64-draw genre probe ran 6x slower with two)."""
     from threadpoolctl import threadpool_limits
 
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(n)
+    with kept_threads(1), threadpool_limits(limits=1):  # both restore the caller's counts on exit
+        yield
 
 
 def _embed(model, songs) -> np.ndarray:

@@ -33,6 +33,7 @@ from mirbench.data.corpus.render import CLIP_SECONDS, SAMPLE_RATE, Renderer, cli
 from mirbench.data.corpus.score import PieceParseError, parse_piece
 from mirbench.data.corpus.sources import PieceSpec, select_pieces
 from mirbench.io import atomic_dir, write_json
+from mirbench.threads import kept_threads
 
 FORMAT_VERSION = 3
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
@@ -133,12 +134,14 @@ def build_corpus(out_dir: str | Path, params: CorpusParams = CorpusParams(), wor
     results = []
     bar = tqdm(total=len(jobs), desc="corpus: render", unit="piece", disable=not progress)
     ctx = mp.get_context("fork")  # workers inherit the parsed modules; no __main__ guard needed
-    _init_worker()
-    warm_up("logmel_lee2020", "frames_kim2022")  # numba kernels compiled (and cached) here, not by every worker
-    with ctx.Pool(workers, initializer=_init_pool_worker) if workers > 1 else _Serial() as pool:
-        for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
-            results.append(res)
-            bar.update()
+    # one thread here too (forked workers inherit it; the serial path renders here), and the caller's count back
+    # after: a training run that built the corpus on first use trained single-threaded before
+    with kept_threads(1):
+        warm_up("logmel_lee2020", "frames_kim2022")  # numba kernels compiled (and cached) here, not by every worker
+        with ctx.Pool(workers, initializer=_init_pool_worker) if workers > 1 else _Serial() as pool:
+            for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
+                results.append(res)
+                bar.update()
     bar.close()
     results.sort(key=lambda r: r["index"])
     ok = [r for r in results if "error" not in r]

@@ -38,6 +38,7 @@ from mirbench.data.corpus.sources import PieceSpec, select_pieces
 from mirbench.data.scorevideo.features import audio_frames, piano_roll_frames
 from mirbench.data.yt8m_musicvideo import GROUPS, MUSIC_VIDEO, quantize, split_of
 from mirbench.io import atomic_dir, write_json, write_text
+from mirbench.threads import kept_threads
 
 FORMAT_VERSION = 1
 VOCABULARY = ((0, "Game"), (1, "Vehicle"), (2, "Concert"), (3, MUSIC_VIDEO))
@@ -149,21 +150,19 @@ def build_scorevideo(out_dir: str | Path, params: ScoreVideoParams = ScoreVideoP
     jobs = [(i, s, params, 1 if i in singles else params.renderings) for i, s in enumerate(specs)]
     workers = max(1, min(workers or mp.cpu_count(), len(jobs)))
     bar = tqdm(total=len(jobs), desc="scorevideo: render", unit="piece", disable=not progress)
-    threads = torch.get_num_threads()
-    _init_worker()
     results = []
     try:
-        if workers > 1:
-            with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
-                for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
-                    results.append(res)
+        with kept_threads(1):  # the caller (a training run building on first use) keeps its threads
+            if workers > 1:
+                with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+                    for res in pool.imap_unordered(_render_piece, jobs, chunksize=2):
+                        results.append(res)
+                        bar.update()
+            else:
+                for job in jobs:
+                    results.append(_render_piece(job))
                     bar.update()
-        else:
-            for job in jobs:
-                results.append(_render_piece(job))
-                bar.update()
     finally:
-        torch.set_num_threads(threads)  # the caller (a training run building on first use) keeps its threads
         bar.close()
     results.sort(key=lambda r: r["index"])
     ok = [r for r in results if "error" not in r]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mirbench.bench.machine import machine_settings
 from mirbench.io import atomic_path, write_json, write_text
 from mirbench.metrics.bootstrap import BOOTSTRAP_FILE, load_replicates
 from mirbench.provenance import source_at_import
@@ -60,6 +61,9 @@ class RunRecord:
     status: str = "ok"  # ok | failed
     error: str = ""
     attempt: int = 1
+    # threads, BLAS and CPU kernels when the run was set up, in the process that runs it (bench.machine); a record
+    # read from a file keeps what it holds: {} (unknown) for one written before these were kept
+    machine: dict = field(default_factory=machine_settings)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +84,7 @@ class RunRecord:
     def from_dict(cls, d: dict) -> RunRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
+        d["machine"] = d.get("machine") or {}  # absent = unknown, never this machine's settings
         d["metrics"] = {k: (math.nan if v is None else float(v)) for k, v in (d.get("metrics") or {}).items()}
         return cls(**d)
 
@@ -271,7 +276,7 @@ def device_string() -> str:
 
 
 # Modules that only render, check or launch: a change there does not make a record stale.
-_NOT_NUMBERS = ("bench/commands.py", "bench/compare.py", "bench/golden.py", "bench/launch.py",
+_NOT_NUMBERS = ("bench/commands.py", "bench/compare.py", "bench/golden.py", "bench/launch.py", "bench/machine.py",
                 "bench/records.py", "bench/spec.py", "bench/spec_loader.py", "bench/stats.py", "bench/tables.py")
 _PACKAGE = Path(__file__).resolve().parents[1]
 

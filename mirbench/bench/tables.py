@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from mirbench.bench.compare import aggregate, compare, evaluate_claims, load_reference
+from mirbench.bench.machine import mixed_settings_note
 from mirbench.bench.records import (RunRecord, load_records, records_replicates, table_dir, unreadable_records,
                                     write_runs_csv)
 from mirbench.bench.sanity import constant_predictor_note
@@ -127,6 +128,9 @@ class TableReport:
         constant = constant_predictor_note(recs)
         if constant:
             out += [constant, ""]
+        mixed = mixed_settings_note(recs)
+        if mixed:
+            out += [mixed, ""]
         if self.unreadable:
             out += ["**Unreadable records** (truncated or corrupt; re-run or delete them): "
                     + ", ".join(f"`{p}`" for p in self.unreadable), ""]

@@ -43,14 +43,33 @@ class RunStats(Callback):
     1e4) times the magnitude of the *first* step's loss, floored at 1. The first loss is the untrained model's,
     computed before any update, so a learning rate that blows the loss up at step 2 cannot raise its own
     reference (a median of early steps could).
+
+    A fit resumed from a checkpoint (a killed run, a SLURM requeue) goes on counting: the checkpoint carries this
+    callback's state (fit time so far, the first loss, the checkpoints resumed from), so ``fit_time_s`` is the sum
+    of the segments up to each one's last checkpoint (work lost after it, and redone, is not counted) and
+    ``resumed_from`` lists every checkpoint the fit restarted from.
     """
 
     def __init__(self, path: str, max_loss: float = DIVERGENCE_ABS, max_growth: float = DIVERGENCE_FACTOR):
         self.path = str(path)
         self.max_loss, self.max_growth = float(max_loss), float(max_growth)
-        self._t0 = 0.0
+        self._t0: float | None = None  # this segment's start; None outside a fit
+        self._prior_s = 0.0  # fit time of the earlier segments, from the checkpoint resumed from
+        self.resumed_from: list[str] = []
         self.data: dict[str, Any] = {}
         self._first_loss: float | None = None
+
+    def _fit_time(self) -> float:
+        return self._prior_s + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fit_time_s": self._fit_time(), "first_loss": self._first_loss,
+                "resumed_from": list(self.resumed_from)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._prior_s = float(state_dict.get("fit_time_s", 0.0))
+        self._first_loss = state_dict.get("first_loss", self._first_loss)
+        self.resumed_from = [str(p) for p in state_dict.get("resumed_from", [])]
 
     def _update(self, trainer, **values: Any) -> None:
         self.data.update(values)
@@ -63,6 +82,8 @@ class RunStats(Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._t0 = time.perf_counter()
+        if trainer.ckpt_path:  # restored before this hook: the state above is the checkpoint's
+            self.resumed_from.append(str(trainer.ckpt_path))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
@@ -86,7 +107,8 @@ class RunStats(Callback):
         ckpt = trainer.checkpoint_callback
         best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None else ""
         last = (ckpt.last_model_path or ckpt.best_model_path) if ckpt is not None else ""
-        self._update(trainer, fit_time_s=time.perf_counter() - self._t0, steps=int(trainer.global_step),
+        fit_time, self._prior_s, self._t0 = self._fit_time(), self._fit_time(), None
+        self._update(trainer, fit_time_s=fit_time, steps=int(trainer.global_step), resumed_from=self.resumed_from,
                      best_ckpt=best or "", last_ckpt=last or "", device=_device(trainer),
                      world_size=int(trainer.world_size))
         if trainer.is_global_zero:  # a finished fit's requeue checkpoints are stale: `test` must not restore them
@@ -177,13 +199,15 @@ def human_command(configs: list[str], overrides: list[str], seed: int, trainer_o
 
 def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Path,
                 trainer_overrides: dict | None = None, mode: str = "inprocess",
-                parsed: ParsedRun | None = None) -> dict[str, float]:
+                parsed: ParsedRun | None = None, resume_from: Path | None = None) -> dict[str, float]:
     """Fit then test one config stack; returns the test metrics plus ``fit_time_s`` and ``steps``.
 
     The test uses the best checkpoint when a ModelCheckpoint monitored something, else the final weights
     (in a subprocess: the last checkpoint). Raises on any failure, including a non-finite training loss.
     ``parsed``: this stack already parsed (:func:`parse_run`, as the runner does for the digest), used in-process
     instead of parsing again; a subprocess parses its own command line, as a human's ``mirbench fit`` does.
+    ``resume_from``: a checkpoint of this run's earlier, interrupted fit (``trainer.fit(ckpt_path=...)``, Lightning's
+    own resume: weights, optimizer, loops, callbacks).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -194,9 +218,10 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     args = cli_args(configs, overrides, seed, trainer_overrides)
     try:  # in-process: this process's own stats (every rank has them), never a file another one wrote
         if mode == "inprocess":
-            stats = _inprocess(parsed or parse_run(configs, overrides, seed, trainer_overrides), run_dir, stats_path)
+            stats = _inprocess(parsed or parse_run(configs, overrides, seed, trainer_overrides), run_dir, stats_path,
+                               resume_from)
         else:
-            stats = _subprocess(args, run_dir, stats_path)
+            stats = _subprocess(args, run_dir, stats_path, resume_from)
     finally:  # a long in-process sweep must not accumulate models and GPU memory
         gc.collect()
         if torch.cuda.is_available():
@@ -208,20 +233,21 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     return out
 
 
-def _inprocess(parsed: ParsedRun, run_dir: Path, stats_path: Path) -> dict[str, Any]:
+def _inprocess(parsed: ParsedRun, run_dir: Path, stats_path: Path, resume_from: Path | None) -> dict[str, Any]:
     stats = RunStats(str(stats_path))
     cli = parsed.instantiate(run_dir, [stats])
     trainer = cli.trainer
-    trainer.fit(cli.model, datamodule=cli.datamodule)
+    trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=str(resume_from) if resume_from else None)
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None and ckpt.best_model_path else None
     trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best)
     return stats.data
 
 
-def _subprocess(args: list[str], run_dir: Path, stats_path: Path) -> dict[str, Any]:
+def _subprocess(args: list[str], run_dir: Path, stats_path: Path, resume_from: Path | None) -> dict[str, Any]:
     stats_args = ["--trainer.callbacks+=mirbench.bench.execute.RunStats", f"--trainer.callbacks.path={stats_path}"]
-    _child("fit", args + [f"--trainer.default_root_dir={run_dir}"] + stats_args, run_dir / "fit.log")
+    resume = [f"--ckpt_path={resume_from}"] if resume_from else []
+    _child("fit", args + [f"--trainer.default_root_dir={run_dir}"] + stats_args + resume, run_dir / "fit.log")
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
     ckpt = stats.get("best_ckpt") or stats.get("last_ckpt")
     if not ckpt:

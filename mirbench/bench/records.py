@@ -64,6 +64,7 @@ class RunRecord:
     # threads, BLAS and CPU kernels when the run was set up, in the process that runs it (bench.machine); a record
     # read from a file keeps what it holds: {} (unknown) for one written before these were kept
     machine: dict = field(default_factory=machine_settings)
+    resumed_from: list[str] = field(default_factory=list)  # checkpoints an interrupted fit restarted from
 
     @property
     def ok(self) -> bool:

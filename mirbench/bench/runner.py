@@ -13,8 +13,13 @@ leaves no old record to mix with new ones. An unwritable results folder is an er
 
 Under a multi-process Lightning job (DDP, SLURM) every rank runs the sweep; global rank 0 holds the locks and
 writes the records, and once the process group exists rank 0's decision to skip or run is broadcast, so the
-ranks always enter the same run. A run whose folder holds a requeue checkpoint (``hpc_ckpt_*.ckpt``, written by
-Lightning's SLURM support on ``SIGUSR1``) for the same config resumes from it.
+ranks always enter the same run.
+
+A run that did not finish (killed, OOM, node failure, an exception, a SLURM requeue) resumes on the next
+``mirbench run`` from the newest checkpoint in its work folder for the same config (``last.ckpt``, or the requeue
+checkpoint ``hpc_ckpt_*.ckpt`` that Lightning's SLURM support writes on ``SIGUSR1``) through Lightning's own resume
+(``trainer.fit(ckpt_path=...)``); its record sums every segment's fit time and lists ``resumed_from``. A work
+folder of another config (or under ``force``) is moved aside, and deleted only once the new record is written.
 """
 
 from __future__ import annotations
@@ -105,6 +110,17 @@ def _agree(decision: bool) -> bool:
     box = [decision]
     dist.broadcast_object_list(box, src=0)
     return bool(box[0])
+
+
+def _agree_obj(value):
+    """Rank 0's ``value`` on every rank once a process group exists (before that each rank computed it alike)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def check_writable(folders: list[Path]) -> None:
@@ -244,25 +260,56 @@ def _why(prev: RunRecord | None, sha: str, force: bool) -> str:
     return " (config changed)" if prev.config_sha256 != sha else ""
 
 
-def _prepare_work_dir(wd: Path, sha: str, force: bool) -> bool:
-    """Empty the run's folder unless it holds a requeue checkpoint of the same config; True when resuming."""
-    marker = wd / RUN_MARKER
+def resume_checkpoint(wd: Path) -> Path | None:
+    """The checkpoint an interrupted fit in ``wd`` resumes from: the newest ``last*.ckpt`` or requeue
+    ``hpc_ckpt_*.ckpt`` (any folder below: each fit segment logs into its own ``version_N``), else the newest other
+    checkpoint; None when there is none."""
+    ckpts = [p for p in Path(wd).rglob("*.ckpt") if p.is_file()] if Path(wd).is_dir() else []
+    latest = [p for p in ckpts if p.name.startswith(("last", "hpc_ckpt_"))] or ckpts
+    return max(latest, key=lambda p: p.stat().st_mtime) if latest else None
+
+
+def _same_config(wd: Path, sha: str) -> bool:
     try:
-        same = json.loads(marker.read_text()).get("config_sha256") == sha and bool(sha)
+        return bool(sha) and json.loads((wd / RUN_MARKER).read_text()).get("config_sha256") == sha
     except (OSError, ValueError):
-        same = False
-    resume = not force and same and any(wd.glob("hpc_ckpt_*.ckpt"))
-    if not resume:
-        shutil.rmtree(wd, ignore_errors=True)
-    write_json(marker, {"config_sha256": sha, "pid": os.getpid(), "started": now()})
-    return resume
+        return False
+
+
+def _resume_point(wd: Path, sha: str, force: bool) -> Path | None:
+    """Read-only: the checkpoint this run resumes from (same config, not forced), else None."""
+    return resume_checkpoint(wd) if not force and _same_config(wd, sha) else None
+
+
+def _prepare_work_dir(wd: Path, sha: str, force: bool) -> tuple[Path | None, Path | None]:
+    """(checkpoint to resume from, folder moved aside). A folder of the same config with a checkpoint is resumed;
+    one of another config (or ``force``) holding checkpoints is moved to ``work/<profile>/.superseded/`` (deleted
+    only once this run's record is written: a checkpoint is never lost before something replaces it); one
+    without checkpoints (logs only) is emptied."""
+    resume = _resume_point(wd, sha, force)
+    aside = None
+    if resume is None and wd.is_dir():
+        if any(wd.rglob("*.ckpt")):
+            aside = wd.parent / ".superseded" / f"{wd.name}.{now().replace(':', '')}.{os.getpid()}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(wd, aside)
+        else:
+            shutil.rmtree(wd, ignore_errors=True)
+    write_json(wd / RUN_MARKER, {"config_sha256": sha, "pid": os.getpid(), "started": now()})
+    return resume, aside
 
 
 def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: dict, results_root: Path | None,
              zero: bool, force: bool) -> RunRecord:
     plan, prev = t.plan, t.prev
-    if zero and _prepare_work_dir(wd, t.sha, force):
-        print(f"resuming {plan.row} seed={plan.seed} from its requeue checkpoint in {wd}", flush=True)
+    aside = None
+    if zero:
+        resume, aside = _prepare_work_dir(wd, t.sha, force)
+    else:  # the same decision from the same files; rank 0's wins once a process group exists
+        resume = _resume_point(wd, t.sha, force)
+    resume = _agree_obj(resume)
+    if zero and resume is not None:
+        print(f"resuming {plan.row} seed={plan.seed} from its checkpoint {resume}", flush=True)
     sha_git, dirty = git_state()
     rec = RunRecord(table_id=spec.id, row=plan.row, seed=plan.seed, profile=plan.profile,
                     configs=list(plan.configs), overrides=list(plan.overrides), trainer_overrides=trainer_overrides,
@@ -276,7 +323,7 @@ def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: 
     else:
         try:
             rec.metrics = execute_run(plan.config_paths, list(plan.overrides), plan.seed, wd, trainer_overrides, mode,
-                                      parsed=t.parsed)
+                                      parsed=t.parsed, resume_from=resume)
         except Exception as e:
             rec.status, rec.error = "failed", "".join(traceback.format_exception_only(e)).strip()
             if zero:
@@ -288,12 +335,16 @@ def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: 
         rec.metrics["wall_time_s"] = rec.wall_time_s
         stats = _read_stats(wd / STATS_FILE)
     rec.device = stats.get("device", "") or device_string()
+    rec.resumed_from = [str(p) for p in stats.get("resumed_from", [])]
     if zero:
         try:
             write_record(rec, results_root, t.cfg)
         except OSError as e:  # the folder went away or filled up during the run: say where the run's files are
             raise ResultsNotWritable(f"could not write the record of {plan.row} seed={plan.seed} ({e}); the sweep "
-                                     f"stops. The run's checkpoints and logs are in {wd}") from None
+                                     f"stops. The run's checkpoints and logs are in {wd}; the next `mirbench run` "
+                                     f"resumes from them") from None
+        if aside is not None and rec.ok:  # superseded now: the new run's record is written
+            shutil.rmtree(aside, ignore_errors=True)
     return rec
 
 

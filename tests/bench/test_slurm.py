@@ -97,10 +97,12 @@ def test_preempted_task_is_requeued_and_resumes(tmp_path):
     again = subprocess.run(["bash", str(script)], env={**env, "SLURM_RESTART_COUNT": "1"}, capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-4000:]
-    assert "(restart 1)" in again.stdout and "resuming slow seed=0 from its requeue checkpoint" in again.stdout
+    assert "(restart 1)" in again.stdout
+    assert re.search(r"resuming slow seed=0 from its checkpoint .*hpc_ckpt_1\.ckpt", again.stdout)
     assert re.search(r"Restored all states from the checkpoint at .*hpc_ckpt_1\.ckpt", again.stdout + again.stderr)
     rec = read_record(record_path("toy_table", "ci", "slow", 0, results))
     assert rec.ok and rec.metrics["steps"] == 4 and not list(wd.glob("hpc_ckpt_*.ckpt"))
+    assert len(rec.resumed_from) == 1 and rec.resumed_from[0].endswith("hpc_ckpt_1.ckpt")  # both segments' time
 
 
 def test_devices_auto_is_a_clear_error(tmp_path):

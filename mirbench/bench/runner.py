@@ -8,8 +8,9 @@ Concurrency: each run is trained under an exclusive file lock (``work/<profile>/
 sweeps started side by side on one results folder (``mirbench run SPEC & mirbench run SPEC &``, one per GPU
 with ``CUDA_VISIBLE_DEVICES``) share the runs out: a run another process holds is deferred, and waited for at
 the end (then skipped if that process finished it). Records are written atomically from the process's own stats.
-``force`` moves the old records aside (``superseded/``) before anything trains, so a killed forced sweep
-leaves no old record to mix with new ones. An unwritable results folder is an error before any training.
+``force`` redoes finished runs, under the same locks: a run that another process finished (a record
+written since this sweep read it) is not trained again, and an old record is moved aside (``superseded/``) only
+when its replacement is written, so a killed forced sweep loses no record. An unwritable results folder is an error before any training.
 
 Under a multi-process Lightning job (DDP, SLURM) every rank runs the sweep; global rank 0 holds the locks and
 writes the records, and once the process group exists rank 0's decision to skip or run is broadcast, so the
@@ -182,12 +183,6 @@ def run_table(spec: TableSpec, profile: str | None = None, rows: list[str] | Non
         prev = read_record(record_path(spec.id, plan.profile, plan.row, plan.seed, results_root))
         todo.append(_Todo(i, plan, parsed, err, prev))
     result = SweepResult()
-    if force and zero:  # all at once, before training: a killed forced sweep must not leave old records behind
-        for t in todo:
-            path = record_path(spec.id, t.plan.profile, t.plan.row, t.plan.seed, results_root)
-            result.superseded += _supersede(path, root / "superseded" / t.plan.profile)
-        if result.superseded:
-            log(f"--force: moved {len(result.superseded)} old record file(s) to {root / 'superseded'}")
     run = _Sweep(spec, todo, mode, trainer_overrides, force, results_root, log, result, zero)
     # one process: runs held by another sweep are deferred, then waited for; several ranks: one order, waiting
     deferred = [t for t in todo if not run.attempt(t, block=multi)]
@@ -229,7 +224,9 @@ class _Sweep:
             skip = not self.force and _done(t.prev, t.sha)
             if self.zero and not skip:  # another sweep may have finished it meanwhile
                 latest = read_record(record_path(self.spec.id, plan.profile, plan.row, plan.seed, self.results_root))
-                if not self.force and _done(latest, t.sha):
+                # forced: only a record written since this sweep read it is another process's fresh run
+                fresh = not self.force or _changed(t.prev, latest)
+                if fresh and _done(latest, t.sha):
                     skip = True
                     self.log(f"{tag} finished by another process" + (" while this one waited" if waited else ""))
                 t.prev = latest if latest is not None else t.prev
@@ -239,7 +236,7 @@ class _Sweep:
                 return True
             self.log(f"{tag} running{_why(t.prev, t.sha, self.force)}")
             rec = _run_one(self.spec, t, wd, self.mode, self.trainer_overrides, self.results_root, self.zero,
-                           self.force)
+                           self.force, self.result.superseded)
         finally:
             if lock is not None:
                 lock.release()
@@ -248,6 +245,14 @@ class _Sweep:
         status = "ok" if rec.ok else f"FAILED: {rec.error.splitlines()[-1] if rec.error else ''}"
         self.log(f"{tag} {status} {rec.wall_time_s:.1f} s {' '.join(shown)}".rstrip())
         return True
+
+
+def _changed(prev: RunRecord | None, latest: RunRecord | None) -> bool:
+    """Whether the record on disk is another one than the one this sweep read at its start."""
+    if latest is None:
+        return False
+    return prev is None or (latest.finished, latest.started, latest.config_sha256) != (prev.finished, prev.started,
+                                                                                       prev.config_sha256)
 
 
 def _why(prev: RunRecord | None, sha: str, force: bool) -> str:
@@ -300,7 +305,7 @@ def _prepare_work_dir(wd: Path, sha: str, force: bool) -> tuple[Path | None, Pat
 
 
 def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: dict, results_root: Path | None,
-             zero: bool, force: bool) -> RunRecord:
+             zero: bool, force: bool, superseded: list[Path] | None = None) -> RunRecord:
     plan, prev = t.plan, t.prev
     aside = None
     if zero:
@@ -338,6 +343,11 @@ def _run_one(spec: TableSpec, t: _Todo, wd: Path, mode: str, trainer_overrides: 
     rec.resumed_from = [str(p) for p in stats.get("resumed_from", [])]
     if zero:
         try:
+            if force:  # moved aside only now that its replacement is written: a killed forced sweep loses nothing
+                path = record_path(spec.id, plan.profile, plan.row, plan.seed, results_root)
+                moved = _supersede(path, table_dir(spec.id, results_root) / "superseded" / plan.profile)
+                if superseded is not None:
+                    superseded += moved
             write_record(rec, results_root, t.cfg)
         except OSError as e:  # the folder went away or filled up during the run: say where the run's files are
             raise ResultsNotWritable(f"could not write the record of {plan.row} seed={plan.seed} ({e}); the sweep "

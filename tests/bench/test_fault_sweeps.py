@@ -83,12 +83,12 @@ def test_two_sweeps_at_once_train_each_run_once(tmp_path):
     assert not list(results.rglob("*.tmp")) and not list(results.rglob(".*.tmp*"))
 
 
-def test_killed_forced_sweep_leaves_no_old_record(tmp_path, monkeypatch):
+def test_killed_forced_sweep_loses_no_record(tmp_path, monkeypatch):
     spec = load_spec(write_toy_table(tmp_path))
     results, quiet = tmp_path / "results", (lambda s: None)
     run_table(spec, rows=["slow", "fast"], results_root=results, log=quiet)
     paths = {row: record_path("toy_table", "default", row, 0, results) for row in ("slow", "fast")}
-    old_fast = read_record(paths["fast"]).started
+    old = {row: read_record(p).started for row, p in paths.items()}
     real, calls = runner.execute_run, []
 
     def killed_at_second(*args, **kwargs):
@@ -98,16 +98,43 @@ def test_killed_forced_sweep_leaves_no_old_record(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runner, "execute_run", killed_at_second)
-    logs = []
     with pytest.raises(KeyboardInterrupt):
-        run_table(spec, rows=["slow", "fast"], force=True, results_root=results, log=logs.append)
-    assert "--force: moved 4 old record file(s)" in logs[0]
-    assert read_record(paths["slow"]).ok and not paths["fast"].exists()  # no old record left to mix in
-    assert len(list((results / "toy_table" / "superseded" / "default").glob("fast__seed0.*.json"))) == 1
+        run_table(spec, rows=["slow", "fast"], force=True, results_root=results, log=quiet)
+    # slow was redone: its old record moved aside when the new one was written; fast's old record is still there
+    assert read_record(paths["slow"]).started > old["slow"] and read_record(paths["fast"]).started == old["fast"]
+    superseded = results / "toy_table" / "superseded" / "default"
+    assert len(list(superseded.glob("slow__seed0.*.json"))) == 1 and not list(superseded.glob("fast__seed0.*"))
     monkeypatch.setattr(runner, "execute_run", real)
     again = run_table(spec, rows=["slow", "fast"], results_root=results, log=quiet)
-    assert [r.row for r in again.done] == ["fast"] and read_record(paths["fast"]).started > old_fast
+    assert again.done == [] and len(again.skipped) == 2  # both records are valid: nothing to redo
     assert _lock_of(results, "fast").path.read_text().strip()  # the lock was taken (host pid)
+
+
+def test_a_forced_sweep_does_not_retrain_a_run_another_finished_meanwhile(tmp_path):
+    spec = load_spec(write_toy_table(tmp_path))
+    results, logs = tmp_path / "results", []
+    first = run_table(spec, rows=["slow"], results_root=results, log=lambda s: None).done[0]
+    other = _lock_of(results, "slow")
+    assert other.acquire(block=False)  # another forced sweep is training slow
+    waiting = threading.Event()
+
+    def log(line: str) -> None:
+        logs.append(line)
+        if " waiting: " in line:
+            waiting.set()
+
+    def finish():  # ... and writes its fresh record, then lets go
+        assert waiting.wait(60)
+        from dataclasses import replace
+
+        write_record(replace(first, started=first.started + "x", finished=first.finished + "x"), results)
+        other.release()
+
+    threading.Thread(target=finish, daemon=True).start()
+    out = run_table(spec, rows=["slow", "fast"], force=True, results_root=results, log=log)
+    text = "\n".join(logs)
+    assert "slow seed=0 finished by another process while this one waited" in text, text
+    assert [r.row for r in out.done] == ["fast"] and [p.row for p in out.skipped] == ["slow"]
 
 
 def test_unwritable_results_fail_before_training(tmp_path, monkeypatch, capsys):

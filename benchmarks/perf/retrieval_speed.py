@@ -8,7 +8,9 @@ multiply). Repetitions interleave A B C, per thread count; every line is a media
 (faiss when installed, else the full-row torch code). Peak memory: the increase of resident memory during one
 1-thread call of each engine, each in a fresh process whose large allocations are mapped and unmapped one by one
 (:func:`._timing.map_large_allocations`), sampled every millisecond.
-R@K from faiss's lists and from ours are checked equal, and paired ranks against the full-row code.
+R@K from faiss's lists and from ours are checked equal, and paired ranks against the full-row code. The scoring
+after the search is timed too: Lee et al.'s Eq. 12 (share of the query's labels covered) against the DML hit rate,
+both on one neighbour list (the search is the same; only the scoring differs).
 ``make bench`` runs the full size without the full-row code (``--no-full-rows``), 2 rounds, no untimed one.
 
     python -m benchmarks.perf.retrieval_speed [--n 28435 --dim 256 --threads 1,2 --repeats 3 --out FILE]
@@ -20,13 +22,15 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
 
 from benchmarks.perf._timing import headline, interleaved, map_large_allocations, peak_rss_increase, report, write
 from mirbench.metrics.paired_retrieval import paired_ranks
-from mirbench.metrics.retrieval import Relevance, nearest_neighbours, prepare_gallery, row_scores
+from mirbench.metrics.retrieval import (Relevance, label_recall, nearest_neighbours, prepare_gallery, recall_hits,
+                                        row_scores)
 
 KS = (1, 2, 4, 8)
 QUICK_ARGS = ["--repeats", "3", "--warmup", "0", "--no-full-rows"]  # ~2.7 min on 2 shared cores (2 repeats: 2 min,
@@ -195,6 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     record["peak_memory_mib"] = memory
     ours = recall_from(nearest_neighbours(emb, max(KS)), rel)
     record["recall_mirbench"] = ours
+    torch.set_num_threads(1)
+    times = {}
+    for name, score in (("hit rate", recall_hits), ("Eq. 12", label_recall)):  # search + scoring, one call each
+        t0 = time.perf_counter()
+        score(emb, tags, KS)
+        times[name] = time.perf_counter() - t0
+    record["search_and_scoring_s"] = times
+    print(f"R@K search + scoring, 1 thread: Eq. 12 {times['Eq. 12']:.2f} s, hit rate {times['hit rate']:.2f} s "
+          f"({times['Eq. 12'] / times['hit rate']:.2f}x)")
     same_ranks = torch.equal(paired_ranks(emb, paired, "cosine"), full_row_ranks(emb, paired))
     record["paired_ranks_equal_full_rows"] = same_ranks
     print(f"check: paired ranks equal to the full-row code: {same_ranks}")

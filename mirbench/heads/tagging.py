@@ -1,11 +1,14 @@
-"""Multi-label tag heads of Lee et al. ISMIR 2020 (poster panels b, c, e, f; tutorial slides).
+"""Multi-label tag heads of Lee et al. ISMIR 2020 (Sec. 3.2-3.3; docs/protocols.md#lee-models).
 
-- :class:`TagHead`: a dense output layer; with ``normalize`` the embedding is L2-normalised first
-  (logits = W f/||f|| + b, the slide's "(f/||f||) . C_z").
-- :class:`ProxyHead`: one learnable proxy per tag, logits = cos(f, P_y) / temperature (dot product of
-  normalised embedding and normalised proxies; the temperature is not printed in the paper, [I]).
-- :class:`DisentangledTagHead`: per category k, its own head on the masked block f * m_k, scoring only
-  the tags of k ("sub-dense layer h_k" for classification, per-category proxies P_k for proxy).
+- :class:`TagHead`: the classification layer. With ``normalize`` it is Eq. 8, logits = (f/||f||) . c_y, whose
+  bias the paper leaves out (footnote 2: it did not help); without, the vanilla dense layer f . c_y + b.
+- :class:`ProxyHead`: one learnable proxy per tag. The paper's Eq. 6: logits = (f/||f||) . p_y, the proxy
+  *not* normalised and no temperature (Eq. 3's cosine bounds the sigmoid's input to [-1, 1]; footnote 1: a
+  smoothing factor was tried and was worse). ``temperature`` / ``normalize_proxies`` give the cosine / temperature
+  of NormSoftmax-style proxies (Zhai & Wu 2018) as a named alternative.
+- :class:`DisentangledTagHead`: per category k, its own head on block k of the embedding, scoring only the tags
+  of k: with the heads above this is Eq. 7 (proxy) and Eq. 9 (classification: the block normalised, its 64-unit
+  "sub-dense layer" h o m_k is the embedding layer's block k).
 """
 
 from __future__ import annotations
@@ -16,23 +19,29 @@ from torch import nn
 
 
 class TagHead(nn.Module):
-    def __init__(self, in_dim: int, n_tags: int, normalize: bool = False):
+    def __init__(self, in_dim: int, n_tags: int, normalize: bool = False, bias: bool = True):
         super().__init__()
         self.normalize = normalize
-        self.linear = nn.Linear(in_dim, n_tags)
+        self.linear = nn.Linear(in_dim, n_tags, bias=bias)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.linear(F.normalize(f, dim=-1) if self.normalize else f)
 
 
 class ProxyHead(nn.Module):
-    def __init__(self, in_dim: int, n_tags: int, temperature: float = 0.1):
+    """Eq. 6 by default; ``temperature`` (not None) divides the logits, ``normalize_proxies`` makes them cosines."""
+
+    def __init__(self, in_dim: int, n_tags: int, temperature: float | None = None, normalize_proxies: bool = False):
         super().__init__()
-        self.temperature = temperature
+        if temperature is not None and temperature <= 0:
+            raise ValueError(f"temperature must be > 0 or None, got {temperature}")
+        self.temperature, self.normalize_proxies = temperature, bool(normalize_proxies)
         self.proxies = nn.Parameter(torch.randn(n_tags, in_dim) / in_dim**0.5)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return F.normalize(f, dim=-1) @ F.normalize(self.proxies, dim=-1).T / self.temperature
+        p = F.normalize(self.proxies, dim=-1) if self.normalize_proxies else self.proxies
+        logits = F.normalize(f, dim=-1) @ p.T
+        return logits if self.temperature is None else logits / self.temperature
 
 
 class DisentangledTagHead(nn.Module):

@@ -1,8 +1,8 @@
 """Common wiring of the Lee et al. 2020 models: a backbone, optional disentangled sub-spaces, the optimiser.
 
-Optimiser (ICASSP 2020 Sec. 3): Adam, lr 0.01, divided by 5 when the validation loss has not improved
-for 4 epochs; configure it with ``optimizer``/``lr_scheduler`` (a ``ReduceLROnPlateau`` monitors
-``val/loss``). The ISMIR 2020 optimiser is not printed ([I]: the same).
+Optimiser (ISMIR 2020 Sec. 4.2): Adam, lr 0.005, divided by 5 when the validation loss has not decreased for 10
+epochs, up to 5 times, then early stopping; configure it with ``optimizer``/``lr_scheduler`` (a
+``ReduceLROnPlateau`` monitors ``val/loss``; ``benchmarks/configs/ismir2020/schedule_paper.yaml``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
@@ -19,11 +20,16 @@ from mirbench.heads.subspaces import category_slices
 
 
 def adam_lee2020(params) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=0.01)
+    """Adam at the ISMIR 2020 initial learning rate 0.005 (Sec. 4.2)."""
+    return torch.optim.Adam(params, lr=0.005)
 
 
 class RepresentationMethod(LightningModule):
-    """Base: ``embed(x)`` = backbone output; ``subspaces()`` = category blocks when ``disentangle``."""
+    """Base: ``features(x)`` = backbone output; ``embed(x)`` = the representation the paper's distances see
+    (``features`` L2-normalised when :attr:`normalized`, Sec. 3); ``subspaces()`` = category blocks when
+    ``disentangle``."""
+
+    normalized: bool = True  # the embedding is L2-normalised (the "Normalization" column of Tables 1, 3, 4)
 
     def __init__(self, backbone: nn.Module, disentangle: bool = False,
                  optimizer: OptimizerCallable = adam_lee2020, lr_scheduler: LRSchedulerCallable | None = None,
@@ -39,9 +45,14 @@ class RepresentationMethod(LightningModule):
         self.embedding_dim = int(getattr(backbone, "embedding_dim"))
         self.blocks = category_slices(self.embedding_dim, data_info.categories) if disentangle else {}
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, ...)`` input -> ``(B, D)`` embedding (before any normalisation)."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` input -> ``(B, D)`` backbone output (before any normalisation)."""
         return self.backbone(x)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` input -> ``(B, D)`` embedding: unit length for the normalised models."""
+        f = self.features(x)
+        return F.normalize(f, dim=-1) if self.normalized else f
 
     def subspaces(self) -> dict[str, slice]:
         """Category -> block of the embedding (empty for models without disentanglement)."""

@@ -1,9 +1,9 @@
-"""Classification and proxy models of Lee et al. ISMIR 2020: multi-label tagging losses on an embedding.
+"""Classification and proxy models of Lee et al. ISMIR 2020 (Sec. 3.2-3.3): sigmoid + binary cross-entropy
+over the tags (Eq. 4-5) on an embedding.
 
-``ClassificationMethod``: dense output layer, sigmoid/BCE over the tags; ``normalize`` adds the
-L2-normalisation of the last hidden layer (the embedding). ``ProxyMethod``: one learnable proxy per tag,
-cosine similarity / temperature, BCE. ``disentangle``: per-category heads on the category's block of
-the embedding (poster panels e, f). The multi-label loss form is not printed for either ([I]: BCE).
+``ClassificationMethod``: Eq. 8 with ``normalize`` (logits = (f/||f||) . c_y, no bias, footnote 2); without it the
+vanilla dense layer. ``ProxyMethod``: Eq. 6 (logits = (f/||f||) . p_y, proxies not normalised, no temperature).
+``disentangle``: per-category heads on the category's 64-d block (Eq. 7 and Eq. 9; :mod:`mirbench.heads.tagging`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class _TaggingMethod(RepresentationMethod):
 
     def tag_logits(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, n_tags)`` logits (sigmoid inside the loss and the metrics)."""
-        return self.head(self.embed(x))
+        return self.head(self.features(x))
 
     forward = tag_logits
 
@@ -50,22 +50,34 @@ class _TaggingMethod(RepresentationMethod):
 
 
 class ClassificationMethod(_TaggingMethod):
-    """Multi-label classification (BCE) on the embedding; ``normalize`` = L2-normalised last hidden layer."""
+    """Multi-label classification (BCE) on the embedding.
 
-    def __init__(self, backbone: nn.Module, normalize: bool = False, disentangle: bool = False,
+    Args:
+        normalize: Eq. 8, the L2-normalised embedding (the "Normalization" rows); False: the vanilla classifier.
+        bias: a bias per tag in the output layer (Eq. 8 has none: footnote 2; the vanilla dense layer's is our
+            choice, the paper prints no equation for it).
+    """
+
+    def __init__(self, backbone: nn.Module, normalize: bool = True, bias: bool = False, disentangle: bool = False,
                  optimizer: OptimizerCallable = adam_lee2020, lr_scheduler: LRSchedulerCallable | None = None,
                  data_info: DataInfo | None = None):
         super().__init__(backbone, disentangle, optimizer, lr_scheduler, data_info)
         self.save_hyperparameters(ignore=["backbone", "data_info", "optimizer", "lr_scheduler"])
-        self.head = self.build_head(lambda d, n: TagHead(d, n, normalize=normalize))
+        self.normalized = bool(normalize)
+        self.head = self.build_head(lambda d, n: TagHead(d, n, normalize=normalize, bias=bias))
 
 
 class ProxyMethod(_TaggingMethod):
-    """Proxy-based metric learning: cosine to one learnable proxy per tag / ``temperature``, BCE."""
+    """Proxy-based metric learning, BCE over the tags.
 
-    def __init__(self, backbone: nn.Module, temperature: float = 0.1, disentangle: bool = False,
-                 optimizer: OptimizerCallable = adam_lee2020, lr_scheduler: LRSchedulerCallable | None = None,
-                 data_info: DataInfo | None = None):
+    Args:
+        temperature: None for Eq. 6 (the paper); a value divides the logits (the smoothing factor of footnote 1).
+        normalize_proxies: cosine to the proxies (Eq. 3) instead of Eq. 6's un-normalised proxies.
+    """
+
+    def __init__(self, backbone: nn.Module, temperature: float | None = None, normalize_proxies: bool = False,
+                 disentangle: bool = False, optimizer: OptimizerCallable = adam_lee2020,
+                 lr_scheduler: LRSchedulerCallable | None = None, data_info: DataInfo | None = None):
         super().__init__(backbone, disentangle, optimizer, lr_scheduler, data_info)
         self.save_hyperparameters(ignore=["backbone", "data_info", "optimizer", "lr_scheduler"])
-        self.head = self.build_head(lambda d, n: ProxyHead(d, n, temperature=temperature))
+        self.head = self.build_head(lambda d, n: ProxyHead(d, n, temperature, normalize_proxies))

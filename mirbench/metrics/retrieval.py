@@ -1,13 +1,18 @@
-"""Deep-metric-learning Recall@K for multi-label music similarity (Lee et al., ISMIR 2020; docs/protocols.md#lee-rk).
+"""Recall@K for multi-label music similarity, two definitions on one neighbour search (docs/protocols.md#lee-rk).
 
-R@K = fraction of queries with at least one relevant item among their K nearest neighbours, the query
-itself excluded (Song et al. 2016; the K = 1, 2, 4, 8 of Lee et al.). torchmetrics' ``RetrievalRecall``
-is a different quantity (fraction of the relevant items retrieved); ``RetrievalHitRate`` is this one but
-needs the flat N x N score list, which is slow and memory-hungry for N = 30k
-(``benchmarks/perf/retrieval_speed.py``). Here the query x gallery distances are computed in blocks of
-query and gallery rows that stay in cache, and only the K nearest per row are kept.
+- :func:`label_recall` / :func:`label_recall_at_k`: the multi-label R@K of Lee et al. (ISMIR 2020, Sec. 4.3.2,
+  Eq. 12): per query, the share of its labels found among the labels of its K nearest results,
+  ``|y_q & (y_1 | ... | y_K)| / |y_q|``, averaged over the queries that carry a label (1 when all are covered).
+- :func:`recall_hits` / :func:`recall_at_k`: the deep-metric-learning "hit rate" (Song et al. 2016): the fraction
+  of queries with at least one relevant item among their K nearest neighbours. A different metric: tables name
+  it ``hit_rate_at_K`` (HR@K), never R@K.
 
-Relevance for multi-hot tags ``(N, T)`` (``rule``; which one Lee et al. used is not known, docs/protocols.md#lee-rk):
+The query itself is excluded. torchmetrics' ``RetrievalRecall`` is yet another quantity (fraction of the
+relevant items retrieved); ``RetrievalHitRate`` is the hit rate but needs the flat N x N score list, which is
+slow and memory-hungry for N = 30k (``benchmarks/perf/retrieval_speed.py``). Here the query x gallery distances
+are computed in blocks of query and gallery rows that stay in cache, and only the K nearest per row are kept.
+
+Relevance of the hit rate for multi-hot tags ``(N, T)`` (``rule``):
 
 - ``"share_any"`` (default): the two items share >= 1 tag (the ICASSP 2020 similarity rule);
 - ``"same_set"``: identical, non-empty tag sets;
@@ -365,7 +370,7 @@ def recall_at_k(
     device=None,
     gallery_block: int = GALLERY_BLOCK,
 ) -> dict[int, float]:
-    """DML Recall@K ``{k: value in [0, 1]}`` of ``embeddings`` ``(N, D)`` against themselves.
+    """DML hit rate ("Recall@K" of Song et al. 2016) ``{k: value in [0, 1]}`` of ``embeddings`` ``(N, D)``.
 
     ``relevance``: labels ``(N,)`` or multi-hot tags ``(N, T)`` with ``rule`` (module docstring);
     ``distance``: ``euclidean`` | ``cosine`` | ``dot``; K larger than N - 1 is clipped to N - 1.
@@ -379,3 +384,56 @@ def recall_at_k(
                                    device, gallery_block)
     denom = int(answerable.sum()) if empty == "skip" else len(answerable)
     return {k: (int((h & answerable).sum()) / denom if denom else float("nan")) for k, h in hits.items()}
+
+
+def label_recall(
+    embeddings,
+    tags,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    distance: str = "euclidean",
+    chunk_size: int = 1024,
+    device=None,
+    gallery_block: int = GALLERY_BLOCK,
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Per query, Lee et al.'s multi-label recall (ISMIR 2020, Eq. 12): ``({k: (N,) float64}, (N,) bool labelled)``.
+
+    ``value[k][q]`` = the share of query q's tags ``tags`` ``(N, T)`` carried by at least one of its k nearest
+    neighbours (the same search and tie rule as :func:`recall_hits`); ``labelled[q]``: q carries a tag (an
+    untagged query has no score, 0 / 0, and is left out of the mean). K above N - 1 is clipped to N - 1.
+    """
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) < 1:
+        raise ValueError(f"ks must be positive integers, got {ks}")
+    t = as_tensor(tags).cpu()
+    if t.ndim != 2:
+        raise ValueError(f"Eq. 12 recall needs multi-hot tags (N, T), got shape {tuple(t.shape)}")
+    t = t > 0
+    n = t.shape[0]
+    if as_tensor(embeddings).shape[0] != n:
+        raise ValueError(f"{as_tensor(embeddings).shape[0]} embeddings but {n} tag rows")
+    nn = nearest_neighbours(embeddings, max(ks), distance, chunk_size, device=device, gallery_block=gallery_block)
+    n_labels = t.sum(1)
+    values = {k: np.zeros(n, dtype=np.float64) for k in ks}
+    for s in range(0, n, chunk_size):
+        q = torch.arange(s, min(s + chunk_size, n))
+        seen = t[nn[q]].cummax(dim=1).values  # (Q, K, T): a tag among the j + 1 nearest
+        covered = (seen & t[q][:, None, :]).sum(-1).double() / n_labels[q].clamp_min(1)[:, None].double()
+        for k in ks:
+            values[k][s : s + len(q)] = covered[:, min(k, covered.shape[1]) - 1].numpy()
+    return values, (n_labels > 0).numpy()
+
+
+def label_recall_at_k(
+    embeddings,
+    tags,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    distance: str = "euclidean",
+    chunk_size: int = 1024,
+    device=None,
+    gallery_block: int = GALLERY_BLOCK,
+) -> dict[int, float]:
+    """Lee et al.'s R@K (ISMIR 2020, Eq. 12) ``{k: value in [0, 1]}``: the mean of :func:`label_recall` over the
+    tagged queries; NaN for every K when no query carries a tag."""
+    values, labelled = label_recall(embeddings, tags, ks, distance, chunk_size, device, gallery_block)
+    m = int(labelled.sum())
+    return {k: float(v[labelled].sum() / m) if m else float("nan") for k, v in values.items()}

@@ -3,6 +3,8 @@
 - :func:`sample_category_triplets`: held-out triplets along one dimension (genre, mood, ...): anchor and
   positive share >= 1 tag of the category, the negative shares none of the anchor's tags of that
   category (ICASSP 2020 sec. 3; 40,000 per dimension there; docs/protocols.md#lee-triplets).
+- :func:`sample_track_triplets`: track triplets (ISMIR 2020 Table 4 "Track"): two clips of one track vs a clip
+  of another track.
 - :func:`triplet_accuracy`: mean of ``d(a, p) < d(a, n)`` in the complete space or a sub-space
   (``dims``, the masked block of a disentangled model). Equal distances count as wrong, so a collapsed
   embedding scores 0, not 0.5.
@@ -115,6 +117,38 @@ def sample_category_triplets(
     anchors = valid[rng.integers(0, len(valid), size=int(n))].astype(np.int64)
     positives = _sample_positives(t, anchors, rng, max_rounds=100_000)
     return anchors, positives, _sample_negatives(t, anchors, pool, rng, max_rounds)
+
+
+def sample_track_triplets(track, n: int, rng: np.random.Generator | int | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` track triplets (Lee et al. ISMIR 2020, Sec. 4.3.4 / Table 4 "Track"): anchor and positive are two
+    different clips of one track, the negative a clip of another track; indices into ``track`` ``(N,)`` (the
+    track id of every clip).
+
+    Anchors are uniform among the clips whose track has another clip; the positive is uniform among the other
+    clips of the anchor's track, the negative uniform among the clips of the other tracks. Deterministic given
+    ``rng``; three empty arrays when no track has two clips or there is one track only.
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    _, tid, counts = np.unique(np.asarray(track).reshape(-1), return_inverse=True, return_counts=True)
+    tid = tid.reshape(-1)
+    valid = np.flatnonzero(counts[tid] >= 2)
+    if len(valid) == 0 or len(counts) < 2 or n <= 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty.copy(), empty.copy()
+    order = np.argsort(tid, kind="stable")  # clips grouped by track
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    anchors = valid[rng.integers(0, len(valid), size=int(n))]
+    a_t = tid[anchors]
+    rank = np.empty(len(tid), np.int64)
+    rank[order] = np.arange(len(tid)) - start[tid[order]]  # position of each clip within its track
+    # positive: one of the other counts - 1 clips of the track (skip the anchor's own position)
+    j = rng.integers(0, counts[a_t] - 1)
+    positives = order[start[a_t] + j + (j >= rank[anchors])]
+    # negative: one of the N - counts clips outside the track (skip the track's block in the grouped order)
+    m = rng.integers(0, len(tid) - counts[a_t])
+    negatives = order[m + counts[a_t] * (m >= start[a_t])]
+    return anchors.astype(np.int64), positives.astype(np.int64), negatives.astype(np.int64)
 
 
 def _distances(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:

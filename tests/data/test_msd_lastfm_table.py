@@ -96,22 +96,22 @@ def test_sampler_follows_the_rules_and_is_reproducible():
         assert clip_track[ta_clip] == clip_track[tp_clip] != clip_track[tn_clip] and ta_clip != tp_clip
 
 
-def test_real_profile_stacks_the_msd_data_and_share_any_relevance():
+def test_real_profile_stacks_the_msd_data_and_the_papers_protocol():
     spec = load_spec("ismir2020")
     plans = {p.row: p for p in spec.resolve("real")}
     assert len(plans) == 8
     for row, plan in plans.items():
-        assert plan.configs[-3:] == ("benchmarks/configs/data/msd_lastfm.yaml",
-                                     "benchmarks/configs/ismir2020/eval_msd.yaml",
+        assert plan.configs[-2:] == ("benchmarks/configs/data/msd_lastfm.yaml",
                                      "benchmarks/configs/ismir2020/schedule_paper.yaml"), row
     for row in ("classification", "triplet", "triplet_disent_track"):
         text, _ = resolve_config(plans[row].config_paths, list(plans[row].overrides), 0)
         data = text[text.index("\ndata:"):]
         assert "class_path: mirbench.data.msd_lastfm.MSDLastfmDataModule" in data
-        assert "batch_size: 32" in data and "reference_split: valid" in data  # from ismir2020/trainer.yaml
+        assert "batch_size: 32" in data and "reference_split: train" in data  # from ismir2020/trainer.yaml
         assert ("sampling: triplets" in data) == row.startswith("triplet")
         assert ("track_triplets: true" in data) == (row == "triplet_disent_track")
-        assert "relevance: share_any" in text and "relevance_category: null" in text
+        assert "recall: label_coverage" in text and "n_triplets_per_category: 40000" in text  # Eq. 12, Sec. 4.1
+        assert "lr: 0.005" in text and "patience: 10" in text  # Sec. 4.2
         assert "n_pieces" not in text  # nothing of the corpus config is left
 
 
@@ -150,10 +150,11 @@ def test_ismir2020_real_profile_runs_a_row_end_to_end(msd_data, tmp_path, monkey
         assert key in m and 0.0 <= m[key] <= 1.0, key
     assert m["test/recall_at_1"] <= m["test/recall_at_8"]
     assert 0.0 <= m["test/dimsim_acc"] <= 1.0  # 3 clean triplets of the Dim-Sim root
-    assert "msd_lastfm.yaml" in rec.command and "eval_msd.yaml" in rec.command
+    assert 0.0 <= m["test/track_triplet_acc"] <= 1.0
+    assert "msd_lastfm.yaml" in rec.command and "schedule_paper.yaml" in rec.command
     cfg = (results / "ismir2020" / "runs" / "real" / "triplet_disent_track__seed0.yaml").read_text()
     assert all(k in cfg for k in ("MSDLastfmDataModule", "sampling: triplets", "track_triplets: true",
-                                  "reference_split: valid", "relevance: share_any", "dimsim: true"))
+                                  "reference_split: train", "recall: label_coverage", "dimsim: true"))
     # the rest of `make table-ismir2020 DATA_ROOT=...`: render and check
     assert bench_main(["table", "ismir2020", "--profile", "real", "--results", str(results)]) == 0
     md = (results / "ismir2020" / "table.real.md").read_text()

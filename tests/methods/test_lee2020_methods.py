@@ -40,13 +40,34 @@ def test_subspaces_are_disjoint_blocks():
         category_slices(10, INFO.categories)
 
 
-def test_normalised_heads_ignore_the_embedding_scale():
+def test_heads_are_the_papers_equations():
+    """Eq. 8: (f/||f||) . c_y without bias; Eq. 6: (f/||f||) . p_y, proxies not normalised, no temperature."""
+    torch.manual_seed(0)
     f = torch.randn(5, 16)
-    head, proxy = TagHead(16, 4, normalize=True), ProxyHead(16, 4, temperature=0.5)
-    assert torch.allclose(head(f), head(3.7 * f), atol=1e-6)
-    expected = F.normalize(f, dim=1) @ F.normalize(proxy.proxies, dim=1).T / 0.5
-    assert torch.allclose(proxy(f), expected, atol=1e-6)
+    head, proxy = TagHead(16, 4, normalize=True, bias=False), ProxyHead(16, 4)
+    assert head.linear.bias is None
+    # float32 rounding of 16-term dot products of unit-scale values: ~16 * 6e-8, far below 1e-5
+    torch.testing.assert_close(head(f), (f / f.norm(dim=1, keepdim=True)) @ head.linear.weight.T, rtol=0, atol=1e-5)
+    torch.testing.assert_close(head(f), head(3.7 * f), rtol=0, atol=1e-5)
+    with torch.no_grad():
+        proxy.proxies.mul_(3.0)  # an un-normalised proxy's length scales its logits (no cosine, Eq. 6)
+    expected = (f / f.norm(dim=1, keepdim=True)) @ proxy.proxies.T
+    torch.testing.assert_close(proxy(f), expected, rtol=0, atol=1e-5)
+    cosine = ProxyHead(16, 4, temperature=0.5, normalize_proxies=True)  # the named alternative
+    torch.testing.assert_close(cosine(f), F.normalize(f, dim=1) @ F.normalize(cosine.proxies, dim=1).T / 0.5,
+                               rtol=0, atol=1e-5)
     assert not torch.allclose(TagHead(16, 4)(f), TagHead(16, 4)(3.7 * f))
+    with pytest.raises(ValueError, match="temperature"):
+        ProxyHead(16, 4, temperature=0.0)
+
+
+def test_embeddings_are_unit_length_for_the_normalised_models_only():
+    x = torch.randn(3, 8) * 5
+    for model, unit in ((ClassificationMethod(Identity(), normalize=True, data_info=INFO), True),
+                        (ClassificationMethod(Identity(), normalize=False, bias=True, data_info=INFO), False),
+                        (ProxyMethod(Identity(), data_info=INFO), True), (TripletMethod(Identity(), data_info=INFO), True)):
+        norms = model.embed(x).norm(dim=1)
+        assert torch.allclose(norms, torch.ones(3), atol=1e-6) == unit
 
 
 def test_disentangled_head_scores_each_category_from_its_block_only():
@@ -70,8 +91,10 @@ def test_triplet_step_matches_a_hand_computed_masked_hinge():
     loss = model.training_step(batch, 0)
 
     def hinge(a, p, n, m):
-        a, p, n = (F.normalize(t, dim=0) * m for t in (a, p, n))
-        return max(0.0, float((a - p).norm() - (a - n).norm()) + 0.1)
+        """Eq. 1-2: max{0, cos(a o m, n o m) - cos(a o m, p o m) + 0.1}."""
+        a, p, n = (t * m for t in (a, p, n))
+        cos = lambda u, v: float(u @ v / (u.norm() * v.norm()))  # noqa: E731
+        return max(0.0, cos(a, n) - cos(a, p) + 0.1)
 
     masks = category_masks(8, INFO.categories)
     cat = sum(hinge(batch["anchor"][i], batch["positive"][i], batch["negative"][i], masks[batch["category"][i]])
@@ -84,7 +107,7 @@ def test_triplet_step_matches_a_hand_computed_masked_hinge():
 def test_tagging_methods_train_with_bce():
     torch.manual_seed(0)
     for model in (ClassificationMethod(Identity(), normalize=True, disentangle=True, data_info=INFO),
-                  ProxyMethod(Identity(), temperature=0.1, data_info=INFO)):
+                  ProxyMethod(Identity(), data_info=INFO)):
         model.log = lambda *a, **k: None
         batch = {"x": torch.randn(4, 8), "tags": torch.randint(0, 2, (4, 8)).float()}
         loss = model.training_step(batch, 0)

@@ -15,11 +15,13 @@ import pandas as pd
 
 from mirbench.bench.records import RunRecord
 from mirbench.bench.spec import DEFAULT_PROFILE, SpecError, TableSpec
-from mirbench.bench.stats import judge, spread
+from mirbench.bench.stats import holm, judge, spread, two_sample_p
 
 REF_COLUMNS = ["table_id", "row", "column", "value", "unit", "source", "tol_abs", "tol_rel", "status", "note"]
 REF_STATUSES = ("check", "known_gap", "not_run")
 CELL_STATUSES = ("ok", "miss", "known_gap", "unchecked", "not_run", "no_published")
+GOLDEN_STATS = ["se", "df", "n"]  # golden lines: standard error of the frozen mean over seeds, its dof, seeds
+GOLDEN_ALPHA = 0.01  # a statistically equal re-run misses some line of a table with probability <= 1 %
 
 
 def load_reference(path: Path | None, spec: TableSpec, profile: str | None = None) -> pd.DataFrame:
@@ -28,7 +30,7 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
     An optional ``profile`` column (golden numbers: which profile produced them; default ``default``) selects
     the lines for ``profile``; ``profile=None`` keeps every line. A missing file is an empty frame.
     """
-    cols = REF_COLUMNS + ["profile"]
+    cols = REF_COLUMNS + ["profile"] + GOLDEN_STATS
     if path is None or not Path(path).is_file():
         return pd.DataFrame(columns=cols)
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -37,7 +39,7 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
         raise SpecError(f"{path}: missing column(s) {missing}; expected {REF_COLUMNS}")
     for c in cols:
         if c not in df.columns:
-            df[c] = DEFAULT_PROFILE if c == "profile" else ""
+            df[c] = DEFAULT_PROFILE if c == "profile" else ""  # se, df, n: absent in published / old golden CSVs
     df["profile"] = df["profile"].replace("", DEFAULT_PROFILE)
     rows, columns = {r.id for r in spec.rows}, {c.id for c in spec.columns}
     for i, line in df.iterrows():
@@ -52,7 +54,7 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
             raise SpecError(f"{where}: status {line.status!r} is not one of {list(REF_STATUSES)}")
         if line.profile not in spec.profile_names:
             raise SpecError(f"{where}: unknown profile {line.profile!r}; known: {spec.profile_names}")
-        for c in ("value", "tol_abs", "tol_rel"):
+        for c in ("value", "tol_abs", "tol_rel", *GOLDEN_STATS):
             try:
                 float(line[c] or "nan")
             except ValueError:
@@ -65,7 +67,7 @@ def load_reference(path: Path | None, spec: TableSpec, profile: str | None = Non
     dup = df[df.duplicated(["row", "column", "profile"], keep=False)]
     if len(dup):
         raise SpecError(f"{path}: duplicate (row, column) line(s): {dup[['row', 'column']].values.tolist()}")
-    for c in ("value", "tol_abs", "tol_rel"):
+    for c in ("value", "tol_abs", "tol_rel", *GOLDEN_STATS):
         df[c] = df[c].map(lambda x: float(x) if x else math.nan).astype(float)
     df[["tol_abs", "tol_rel"]] = df[["tol_abs", "tol_rel"]].fillna(0.0)
     if profile is not None:
@@ -172,11 +174,35 @@ def compare(spec: TableSpec, agg: pd.DataFrame, published: pd.DataFrame | None =
             golden=gref, golden_delta=gdelta, golden_tol=g.tol_abs if g is not None else math.nan,
             golden_status=cell_status(a.mean, a.n, gref, g.status if g is not None else "check", True,
                                       g.tol_abs if g is not None else 0.0, g.tol_rel if g is not None else 0.0,
-                                      missing="no_golden")))
+                                      missing="no_golden"),
+            golden_p=math.nan, **_golden_test(a, g, gdelta)))
     df = pd.DataFrame(out)
+    _golden_holm(df)
     df["best"] = _best(spec, df, "mean")
     df["published_best"] = _best(spec, df, "published")
     return df
+
+
+def _golden_test(a, g, gdelta: float) -> dict:
+    """p of a golden line with its frozen se (two-sample test, :func:`~mirbench.bench.stats.two_sample_p`)."""
+    if g is None or not math.isfinite(g.se) or g.status != "check" or not a.n:
+        return dict(golden_p_raw=math.nan, golden_se=math.nan, golden_dof=math.nan)
+    p, se, dof = two_sample_p(gdelta, g.se, g.n, a.spread.seed_var, a.n, g.tol_abs + g.tol_rel * abs(g.value))
+    return dict(golden_p_raw=float(p), golden_se=float(se), golden_dof=float(dof))
+
+
+def _golden_holm(df: pd.DataFrame, alpha: float = GOLDEN_ALPHA) -> None:
+    """Lines with a frozen se: miss by Holm's step-down over the table's tested lines (family-wise rate
+    ``alpha``); ``golden_tol`` becomes the band a line must stay within for the table to pass (Bonferroni)."""
+    if "golden_p_raw" not in df or not df.golden_p_raw.notna().any():
+        return
+    tested = df.golden_p_raw.notna()
+    miss = holm(df.golden_p_raw.to_numpy(), alpha)
+    df.loc[tested, "golden_status"] = np.where(miss[tested.to_numpy()], "miss", "ok")
+    df.loc[tested, "golden_p"] = df.loc[tested, "golden_p_raw"]
+    from scipy.stats import t as student_t
+    q = student_t.ppf(1 - alpha / (2 * int(tested.sum())), df.loc[tested, "golden_dof"].clip(lower=1e-9))
+    df.loc[tested, "golden_tol"] = np.maximum(q * df.loc[tested, "golden_se"], df.loc[tested, "golden_tol"])
 
 
 def _best(spec: TableSpec, df: pd.DataFrame, key: str) -> pd.Series:

@@ -48,13 +48,13 @@ def test_markdown_ours_with_intervals_then_published(table):
     def by_row(text):
         return {ln.split(" | ")[1]: ln for ln in text.splitlines() if " | `" in ln}
     lines = by_row(ours)
-    # slow: seeds 60, 70 -> 65.0, no replicates: 95 % half-width from the seeds = 1.96 * sqrt(50 / 2) = 9.8
-    assert "| `slow` | 2 | 65.0±9.8 | 0.800±0.196 |" in lines["`slow`"]
+    # slow: seeds 60, 70 -> 65.0, no replicates: half-width from the seeds = t(0.975, 1 dof) * sqrt(50 / 2) = 63.5
+    assert "| `slow` | 2 | 65.0±63.5 | 0.800±1.271 |" in lines["`slow`"]
     assert "| `fast` | 1 | **80.0** | **0.400** |" in lines["`fast`"]  # one seed, no interval
     pub = by_row(published.split("##")[0])
     assert "| `slow` | 70.0 MISS |" in pub["`slow`"] and "| **75.0** ok | **0.350** |" in pub["`fast`"]
     assert "- we train fewer steps (1 cells)" in md  # a known-gap reason once, with its count
-    assert "`fast_wins`" in md and "**held** (required)" in md and "effect +15.0 [+5.2, +24.8]" in md
+    assert "`fast_wins`" in md and "**inconclusive** (required)" in md and "effect +15.0 [-48.5, +78.5]" in md
     assert "broken seed=0: RuntimeError: boom" in md
     assert max(len(ln) for ln in md.split("## Results")[1].splitlines() if ln.startswith("|")) <= 120
 
@@ -65,7 +65,7 @@ def test_write_table_and_plots(table):
     paths = output_paths(spec, "default", results)
     assert all(p.is_file() for p in paths.values())
     tex = paths["tex"].read_text()
-    assert r"\textbf{80.0} (75.0)" in tex and r"65.0$\pm$9.8 (70.0)" in tex and r"\toprule" in tex
+    assert r"\textbf{80.0} (75.0)" in tex and r"65.0$\pm$63.5 (70.0)" in tex and r"\toprule" in tex
     csv = paths["csv"].read_text().splitlines()
     assert csv[0].startswith("table_id,profile,row,column,mean,std,n,values,half,lo,hi,") and len(csv) == 1 + 4 * 3
     pngs = make_plots(spec, report=report, results_root=results)
@@ -130,26 +130,29 @@ def test_golden_freezes_mean_and_seed_spread_and_checks_against_it(table, capsys
 
     import pandas as pd
 
+    from mirbench.bench.commands import check_report
     from mirbench.bench.golden import freeze_golden
 
     spec, results = table
     spec = dataclasses.replace(spec, golden=results / "golden.csv")
-    path, n = freeze_golden(spec, "default", results, widths=1.0, min_tol_rel=0.02)
+    path, n = freeze_golden(spec, "default", results, min_tol_rel=0.02, max_span=100.0)
     gold = pd.read_csv(path)
     # only `slow` has two seeds; time columns are machine-dependent and never frozen
     assert n == 2 and set(gold.row) == {"slow"} and set(gold.column) == {"acc", "loss"}
     acc = gold[gold.column == "acc"].iloc[0]
-    assert acc.value == 65.0 and acc.profile == "default"
-    assert abs(acc.tol_abs - 1.959964 * 7.0710678 / 2 ** 0.5) < 1e-3  # 95 % half-width from seeds 60, 70
-    loss = gold[gold.column == "loss"].iloc[0]
-    assert abs(loss.tol_abs - 1.959964 * 0.1414214 / 2 ** 0.5) < 1e-4
+    assert acc.value == 65.0 and acc.profile == "default" and (acc.df, acc.n) == (1, 2)
+    assert acc.se == pytest.approx(5.0) and acc.tol_abs == pytest.approx(1.3)  # sqrt(50 / 2); floor 2 % of 65
     assert build_report(spec, results_root=results).cells.query("row == 'slow'").golden_status.tolist()[:2] == ["ok", "ok"]
-    # a third seed far off moves the mean (76.3) out of the band (65 +- 9.8): check fails, says how to re-freeze
-    put(results, "slow", 2, **{"test/acc": 0.99, "test/loss": 0.8, "fit_time_s": 12.0})
-    from mirbench.bench.commands import check_report
-
+    # with the default max_span, 2 seeds (2 dof for the pair: t = 14 at 1 % / 2 lines) give bands wider than half
+    # the range: a check that could not fail is not written
+    assert freeze_golden(spec, "default", results)[1] == 0
+    # a frozen 90 +- se 0.5 (3 seeds) vs today's 60, 70: t = 6.6 on 3 dof, p = 0.0070 < 1 % (one line): a miss
+    path.write_text("table_id,row,column,value,unit,source,tol_abs,tol_rel,status,note,profile,se,df,n\n"
+                    "toy_table,slow,acc,90,%,ours,0.1,,check,,default,0.5,2,3\n")
     fails, _ = check_report(build_report(spec, results_root=results))
     assert any("golden miss: slow/acc" in f and "mirbench golden toy_table" in f for f in fails)
+    cell = build_report(spec, results_root=results).cells.query("row == 'slow' and column == 'acc'").iloc[0]
+    assert cell.golden_p == pytest.approx(0.00705, rel=0.01)
 
 
 def test_check_fails_on_an_unreadable_record_and_names_it(table, capsys):

@@ -77,10 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also fail on cells not run and on required claims not held (inconclusive, not run)")
 
     golden = sub.add_parser("golden", help="freeze the profile's recorded results as golden numbers "
-                                           "(benchmarks/golden/<id>.csv; tolerance: the half-width of the 95-percent interval)")
+                                           "(benchmarks/golden/<id>.csv: mean, its se over seeds, dof, n; `check` "
+                                           "tests a re-run against them, two-sample t, Holm 1 %% per table)")
     common(golden)
-    golden.add_argument("--widths", type=float, default=1.0,
-                        help="tolerance = this many 95 %% interval half-widths (test items + seeds)")
     golden.add_argument("--min-tol-rel", type=float, default=0.02, help="tolerance floor relative to the value")
     golden.add_argument("--min-seeds", type=int, default=2, help="cells with fewer seeds are not frozen")
     return parser
@@ -287,7 +286,7 @@ def _golden(spec: TableSpec, args) -> int:
     from mirbench.bench.golden import freeze_golden
 
     profile = spec.profile(args.profile).name
-    path, n = freeze_golden(spec, profile, args.results, widths=args.widths, min_tol_rel=args.min_tol_rel,
+    path, n = freeze_golden(spec, profile, args.results, min_tol_rel=args.min_tol_rel,
                             min_seeds=args.min_seeds)
     print(f"wrote {n} golden line(s) for profile {profile!r} to {path}")
     if n == 0:

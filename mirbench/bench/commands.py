@@ -231,7 +231,21 @@ def check_report(report) -> tuple[list[str], list[str]]:
     if report.failed:
         failed = ", ".join(f"{r.row}/seed{r.seed}" for r in report.failed)
         warns.append(f"{len(report.failed)} failed run(s): {failed}")
+    import math
+
     from mirbench.bench.sanity import constant_predictor_metrics
+
+    # a NaN in an ok run is a broken number, not a missing one; unless the row never defines it (NaN in all of its
+    # ok records: e.g. the kappa-rank correlation of a method without kappa), which is an empty cell
+    columns, finite = {c.metric for c in report.spec.columns}, set()
+    ok = [r for r in report.records if r.ok]
+    for r in ok:
+        finite |= {(r.row, k) for k, v in r.metrics.items() if math.isfinite(v)}
+    for r in ok:
+        nan = sorted(k for k, v in r.metrics.items() if k in columns and not math.isfinite(v) and (r.row, k) in finite)
+        if nan:
+            fails.append(f"non-finite metric in an ok record: {r.row}/seed{r.seed}: {', '.join(nan)} (finite in the "
+                         f"row's other seeds)")
 
     constant = [f"{r.row}/seed{r.seed}" for r in report.records if r.ok and constant_predictor_metrics(r.metrics)]
     if constant:

@@ -168,6 +168,8 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
     from mirbench.bench.names import check_name
 
     check_name(name, "--name")  # before anything is computed or written: it becomes <out>/<name>.json
+    if out is not None:
+        _check_out(Path(out))
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}.{closest(protocol, PROTOCOLS)}")
     if data not in DATA[protocol]:
@@ -189,6 +191,19 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
     if out is not None:
         result.path = write_evaluation(result, Path(out), time.perf_counter() - t0, kind)
     return result
+
+
+def _check_out(out: Path) -> None:
+    """A ValueError naming ``out`` when no record can be written there, before anything is computed."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".mirbench-write-test."):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write to --out {out} ({e.strerror or e}); nothing was computed. Make it writable "
+                         f"or choose another folder") from None
 
 
 def _lee2020(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict]:

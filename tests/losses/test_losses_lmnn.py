@@ -43,12 +43,15 @@ def test_loss_and_grad_match_naive_loop(tiny, reg):
     loss, grad, active = lmnn_loss_and_grad(x, L, y, targets, margin=1.0, regularization=reg)
     ref_loss, ref_grad, ref_active = naive(x, L, y, 2, 1.0, reg)
     assert active == ref_active > 0
+    # tol: float64 on a tiny problem: sums of < 100 terms err by ~n eps (1e-14) relative; 1e-10 leaves 1e4x room for any
+    # kernel; the gradients by assert_close's float64 default (1e-7)
     assert loss == pytest.approx(ref_loss, rel=1e-10)
     torch.testing.assert_close(grad, ref_grad)
     # a reduced output dimension (L not square) and chunked anchors give the same
     L2 = L[:2]
     out = lmnn_loss_and_grad(x, L2, y, targets, 1.0, reg, chunk_size=3)
     ref = naive(x, L2, y, 2, 1.0, reg)
+    # tol: float64, as above
     assert out[0] == pytest.approx(ref[0], rel=1e-10) and out[2] == ref[2]
     torch.testing.assert_close(out[1], ref[1])
 
@@ -60,6 +63,7 @@ def test_dense_loss_autograd_matches_closed_form(tiny):
     dense = lmnn_loss(x @ L_req.T, y, targets, 1.0, 0.5)
     dense.backward()
     loss, grad, _ = lmnn_loss_and_grad(x, L, y, targets, 1.0, 0.5)
+    # tol: float64, as above
     assert float(dense.detach()) == pytest.approx(loss, rel=1e-10)
     torch.testing.assert_close(L_req.grad, grad)
 

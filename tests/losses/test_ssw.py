@@ -21,6 +21,8 @@ def test_ssw_matches_pot_to_1e6(n, d, p):
     x, y = _sphere(n, d, 0), _sphere(n, d, 1, shift=0.5)
     proj = sphere_projections(d, 40, torch.Generator().manual_seed(2), torch.float64)
     pot = ot.sliced_wasserstein_sphere(x, y, projections=proj, n_projections=40, p=p) ** p  # POT: p-th root
+    # tol: float64 vs POT's implementation (another algorithm for the circle) on values <= 1: 1e-6 is 1e10 eps, room for
+    # its method, not for a bug
     assert float(ssw(x, y, proj, p)) == pytest.approx(float(pot), abs=1e-6)
 
 
@@ -29,6 +31,7 @@ def test_gradients_match_pot():
     proj = sphere_projections(8, 20, torch.Generator().manual_seed(5), torch.float64)
     (g_ours,) = torch.autograd.grad(ssw(x, y, proj), x)
     (g_pot,) = torch.autograd.grad(ot.sliced_wasserstein_sphere(x, y, projections=proj, n_projections=20) ** 2, x)
+    # tol: the same two implementations' gradients, as above
     assert torch.allclose(g_ours, g_pot, atol=1e-6)
 
 
@@ -41,7 +44,9 @@ def test_batched_pairs_match_one_pot_call_each():
     for i in range(4):
         for j in range(4):
             pot = float(ot.sliced_wasserstein_sphere(xs[i], ys[j], projections=proj, n_projections=30)) ** 2
+            # tol: as above
             assert float(matrix[i, j]) == pytest.approx(pot, abs=1e-6)
+        # tol: one float64 solver, batched two ways: a few eps
         assert float(per_pair[i]) == pytest.approx(float(matrix[i, i]), abs=1e-12)
 
 
@@ -49,12 +54,14 @@ def test_ssw_to_uniform_matches_pot():
     x = _sphere(50, 32, 7, shift=0.2)
     proj = sphere_projections(32, 25, torch.Generator().manual_seed(8), torch.float64)
     pot = ot.sliced_wasserstein_sphere_unif(x, projections=proj, n_projections=25) ** 2
+    # tol: a closed form vs POT's closed form, float64: ~1e-14, 1e-9 for any kernel
     assert float(ssw2_to_uniform(x, proj)) == pytest.approx(float(pot), abs=1e-9)
 
 
 def test_circle_solver_known_values_and_coordinates():
     # POT's docstring example: W_1 between {0.2, 0.5, 0.8} and {0.4, 0.5, 0.7} is 0.1
     u, v = torch.tensor([0.2, 0.5, 0.8]), torch.tensor([0.4, 0.5, 0.7])
+    # tol: float32 inputs: 0.1 and the shifts carry float32 rounding (u x 1 ~ 6e-8)
     assert float(wasserstein_circle_equal(u, v, 1.0)) == pytest.approx(0.1, abs=1e-7)
     # wrap-around: 0.05 and 0.95 are 0.1 apart on the circle
     assert float(wasserstein_circle_equal(torch.tensor([0.05]), torch.tensor([0.95]), 2.0)) == pytest.approx(0.01)
@@ -62,6 +69,7 @@ def test_circle_solver_known_values_and_coordinates():
     proj = sphere_projections(5, 4, torch.Generator().manual_seed(0), torch.float64)
     c = circle_coordinates(x, proj)
     ref, _ = ot.sliced.projection_sphere_to_circle(x, n_projections=4, projections=proj)
+    # tol: float64, one formula: a few eps
     assert c.shape == (4, 10) and torch.allclose(c, ref, atol=1e-12)
 
 

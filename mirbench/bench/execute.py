@@ -48,6 +48,10 @@ class RunStats(Callback):
     callback's state (fit time so far, the first loss, the checkpoints resumed from), so ``fit_time_s`` is the sum
     of the segments up to each one's last checkpoint (work lost after it, and redone, is not counted) and
     ``resumed_from`` lists every checkpoint the fit restarted from.
+
+    ``train_time_s`` is the time of the training passes alone (batches and their data loading; validation,
+    checkpointing and setup excluded) and ``epochs`` the (fractional) number of passes over the training data:
+    Lee et al. 2020 (Sec. 4.3.1) report training time as epochs x the time of one epoch, which is ``train_time_s``.
     """
 
     def __init__(self, path: str, max_loss: float = DIVERGENCE_ABS, max_growth: float = DIVERGENCE_FACTOR):
@@ -58,18 +62,21 @@ class RunStats(Callback):
         self.resumed_from: list[str] = []
         self.data: dict[str, Any] = {}
         self._first_loss: float | None = None
+        self._train_s = 0.0  # time inside training passes (Sec. 4.3.1 of Lee et al. 2020)
+        self._mark: float | None = None  # start of the current stretch of training batches
 
     def _fit_time(self) -> float:
         return self._prior_s + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
 
     def state_dict(self) -> dict[str, Any]:
         return {"fit_time_s": self._fit_time(), "first_loss": self._first_loss,
-                "resumed_from": list(self.resumed_from)}
+                "resumed_from": list(self.resumed_from), "train_time_s": self._train_s}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._prior_s = float(state_dict.get("fit_time_s", 0.0))
         self._first_loss = state_dict.get("first_loss", self._first_loss)
         self.resumed_from = [str(p) for p in state_dict.get("resumed_from", [])]
+        self._train_s = float(state_dict.get("train_time_s", 0.0))
 
     def _update(self, trainer, **values: Any) -> None:
         self.data.update(values)
@@ -85,7 +92,17 @@ class RunStats(Callback):
         if trainer.ckpt_path:  # restored before this hook: the state above is the checkpoint's
             self.resumed_from.append(str(trainer.ckpt_path))
 
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._mark = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._mark = time.perf_counter()  # a validation inside an epoch is not training time
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._mark is not None:
+            self._train_s += now - self._mark
+        self._mark = now
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
@@ -108,7 +125,10 @@ class RunStats(Callback):
         best = ckpt.best_model_path if ckpt is not None and ckpt.monitor is not None else ""
         last = (ckpt.last_model_path or ckpt.best_model_path) if ckpt is not None else ""
         fit_time, self._prior_s, self._t0 = self._fit_time(), self._fit_time(), None
+        per_epoch = trainer.num_training_batches  # batches of one pass (inf for an iterable without a length)
+        epochs = trainer.global_step / per_epoch if per_epoch and math.isfinite(per_epoch) else float("nan")
         self._update(trainer, fit_time_s=fit_time, steps=int(trainer.global_step), resumed_from=self.resumed_from,
+                     train_time_s=self._train_s, epochs=epochs,
                      best_ckpt=best or "", last_ckpt=last or "", device=_device(trainer),
                      world_size=int(trainer.world_size))
         if trainer.is_global_zero:  # a finished fit's requeue checkpoints are stale: `test` must not restore them
@@ -229,7 +249,8 @@ def execute_run(configs: list[str], overrides: list[str], seed: int, run_dir: Pa
     if "test" not in stats:
         raise RuntimeError(f"the run logged no test metrics ({stats_path} has no 'test' entry)")
     out = {k: (math.nan if v is None else float(v)) for k, v in stats["test"].items()}
-    out.update(fit_time_s=float(stats["fit_time_s"]), steps=float(stats["steps"]))
+    out.update(fit_time_s=float(stats["fit_time_s"]), steps=float(stats["steps"]),
+               **{k: float(stats[k]) for k in ("train_time_s", "epochs") if stats.get(k) is not None})
     return out
 
 

@@ -16,7 +16,7 @@ import yaml
 from mirbench.paths import PROJECT_ROOT, benchmarks_dir
 
 DEFAULT_PROFILE = "default"
-RUN_METRICS = ("fit_time_s", "steps", "wall_time_s")  # measured by the runner, not logged by the model
+RUN_METRICS = ("fit_time_s", "train_time_s", "epochs", "steps", "wall_time_s")  # measured by the runner, not logged
 PLOT_KINDS = ("lines", "bars", "grouped_bars", "function")
 # Metrics where smaller is better, by the end of their name: times, losses, ranks, and the kappa-rank
 # correlation (Nakatsuka et al. 2024: a confident embedding ranks its pair near the top, so it is negative).

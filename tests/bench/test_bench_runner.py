@@ -28,6 +28,8 @@ def test_sweep_records_skip_retry_resume(tmp_path):
     rec = read_record(path)
     assert rec.ok and rec.metrics["steps"] == 3 and 0 <= rec.metrics["test/acc"] <= 1
     assert rec.metrics["fit_time_s"] > 0 and rec.wall_time_s >= rec.metrics["fit_time_s"]
+    # Lee et al. 2020's training time: epochs x epoch time = the training passes alone (3 steps of 4 per epoch)
+    assert 0 < rec.metrics["train_time_s"] < rec.metrics["fit_time_s"] and rec.metrics["epochs"] == 0.75
     assert rec.overrides == ["--model.init_args.lr=0.5"] and rec.configs == ["trainer.yaml", "toy.yaml"]
     assert set(rec.versions) >= {"torch", "lightning", "mirbench", "numpy", "scikit-learn"}
     assert rec.device and rec.started <= rec.finished and rec.command.startswith("mirbench fit --config trainer.yaml")

@@ -437,3 +437,30 @@ def label_recall_at_k(
     values, labelled = label_recall(embeddings, tags, ks, distance, chunk_size, device, gallery_block)
     m = int(labelled.sum())
     return {k: float(v[labelled].sum() / m) if m else float("nan") for k, v in values.items()}
+
+
+def label_recall_chance(tags, ks: Sequence[int] = (1, 2, 4, 8)) -> dict[int, float]:
+    """Eq. 12's R@K of a random order ``{k: value}``: its expectation when each query's K results are a uniform
+    draw without replacement from the other N - 1 items (what an uninformative embedding scores on average).
+
+    Tag t of query q is covered unless all K results miss it: ``1 - C(m - c, K) / C(m, K)``, with m = N - 1 and
+    c the number of other items carrying t; averaged over the query's tags, then over the tagged queries.
+    """
+    from scipy.special import gammaln
+
+    t = as_tensor(tags).cpu().numpy() > 0
+    n = t.shape[0]
+    m = n - 1
+    labelled = t.sum(1) > 0
+    others = t.sum(0)[None, :] - t  # (N, T): items other than q carrying each tag
+    out = {}
+    for k in (int(k) for k in ks):
+        k = min(k, m)
+
+        def log_choose(a: np.ndarray) -> np.ndarray:
+            return gammaln(a + 1) - gammaln(k + 1) - gammaln(a - k + 1)
+
+        miss = np.where(m - others >= k, np.exp(log_choose(m - others) - log_choose(np.asarray(m))), 0.0)
+        covered = ((1.0 - miss) * t).sum(1)[labelled] / t.sum(1)[labelled]
+        out[k] = float(covered.mean()) if labelled.any() else float("nan")
+    return out

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mirbench.metrics.retrieval import label_recall, label_recall_at_k, recall_at_k
+from mirbench.metrics.retrieval import label_recall, label_recall_at_k, label_recall_chance, recall_at_k
 
 
 def naive_eq12(x, tags, ks, distance="euclidean"):
@@ -81,3 +81,17 @@ def test_eq12_input_errors():
     with pytest.raises(ValueError, match="tag rows"):
         label_recall_at_k(x, tags[:5])
     assert np.isnan(label_recall_at_k(x, np.zeros_like(tags))[1])
+
+
+def test_chance_level_equals_random_orders():
+    """The closed form against Eq. 12 averaged over many random embeddings (uniformly random neighbour lists)."""
+    rng = np.random.default_rng(3)
+    tags = (rng.random((40, 7)) < 0.3).astype(np.float32)
+    tags[0] = 0
+    exact = label_recall_chance(tags, (1, 2, 4, 8))
+    sims = [label_recall_at_k(rng.normal(size=(40, 3)), tags, (1, 2, 4, 8)) for _ in range(1500)]
+    for k in (1, 2, 4, 8):
+        mc = np.array([s[k] for s in sims])
+        # Monte Carlo mean of 1,500 draws: 4 standard errors
+        assert abs(mc.mean() - exact[k]) < 4 * mc.std() / np.sqrt(len(mc)), k
+    assert label_recall_chance(tags, (39,))[39] == pytest.approx(1.0)  # every other item: all tags covered

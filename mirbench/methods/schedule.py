@@ -1,6 +1,6 @@
-"""The Lee et al. (ICASSP 2020, Sec. 3) schedule's stopping rule: the learning rate is divided by 5 when the
-validation loss has not improved for 4 epochs (``ReduceLROnPlateau(factor=0.2, patience=4)`` on ``val/loss``),
-"up to 5 times", then training stops. :class:`StopAfterLRReductions` is that stop: it counts the epochs at which
+"""The Lee et al. (ISMIR 2020, Sec. 4.2) schedule's stopping rule: the learning rate is divided by 5 when the
+validation loss has not decreased for 10 epochs (``ReduceLROnPlateau(factor=0.2, patience=10)`` on ``val/loss``;
+ICASSP 2020 used 4), "up to 5 times", then early stopping. :class:`StopAfterLRReductions` is that stop: it counts the epochs at which
 the learning rate went down and stops the fit at the start of the epoch after the ``max_reductions``-th + 1
 (the plateau that would have been the sixth reduction).
 """

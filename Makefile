@@ -11,7 +11,7 @@ export MKL_NUM_THREADS ?= 1
 # an HDPGMM epoch 141 s instead of 19 s (and the ISMIR 2020 triplet step 4 s instead of 1 s).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install test test-unit test-smoke test-regression bench corpus quickstart clean table-% check-% table-tutorial2020
+.PHONY: install test test-unit test-smoke test-regression test-kernels bench corpus quickstart clean table-% check-% table-tutorial2020
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
@@ -32,6 +32,20 @@ test-smoke:
 
 test-regression:
 	$(PY) -m pytest -q -m regression
+
+# The numeric tests (losses, metrics, audio features, HDPGMM math, evaluation) under other BLAS / ATen kernels of
+# this box, so a tolerance that holds on one kernel only fails here and not on a user's machine: the native ones,
+# OpenBLAS's oldest (Prescott), an AVX2-only CPU (OpenBLAS Haswell, ATen and MKL AVX2), ATen's scalar code.
+# About 1 min each on 2 cores; not part of `make test` (its 15-min budget). Each leg prints the kernels that ran.
+KERNEL_TESTS ?= tests/losses tests/metrics tests/audio tests/hdpgmm tests/evaluation
+KERNEL_ENV := env -u OPENBLAS_CORETYPE -u ATEN_CPU_CAPABILITY -u MKL_ENABLE_INSTRUCTIONS
+test-kernels:
+	@failed=""; for k in "" "OPENBLAS_CORETYPE=Prescott" \
+		"OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" "ATEN_CPU_CAPABILITY=default"; do \
+		echo "== $${k:-native kernels}: $$($(KERNEL_ENV) $$k $(PY) -c 'from mirbench.bench.machine import machine_settings as m, settings_key as k; print(k(m()))')"; \
+		log=$$(mktemp); if $(KERNEL_ENV) $$k $(PY) -m pytest -q $(KERNEL_TESTS) >$$log 2>&1; then tail -n 1 $$log; \
+		else grep -E "^(FAILED|ERROR)" $$log; tail -n 1 $$log; failed="$$failed [$${k:-native}]"; fi; rm -f $$log; \
+	done; if [ -n "$$failed" ]; then echo "test-kernels failed under:$$failed"; exit 1; fi; echo "test-kernels: all legs passed"
 
 corpus:
 	$(MIRBENCH) prepare corpus

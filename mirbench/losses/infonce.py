@@ -51,6 +51,8 @@ class InfoNCELoss(nn.Module):
         learn_scale: learn t (else fixed at ``init_scale``).
     """
 
+    uses_kappa = False  # the means only: the method leaves the kappa layers untrained (frozen)
+
     def __init__(self, init_scale: float = 1 / 0.07, max_scale: float = 100.0, learn_scale: bool = True) -> None:
         super().__init__()
         self.scale = LearnableScale(init_scale, max_scale)

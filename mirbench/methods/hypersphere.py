@@ -46,7 +46,8 @@ class HypersphereMethod(LightningModule):
             ``out_dim`` attribute; ``None``: a :class:`mirbench.backbones.temporal.TemporalEncoder` with
             its defaults for the contract's 128-d audio / 1024-d rgb frames.
         loss: one of the two-tower losses of :mod:`mirbench.losses` (its own parameters, such as a
-            learnable temperature, are trained with the model).
+            learnable temperature, are trained with the model); a loss with ``uses_kappa = False``
+            (:class:`~mirbench.losses.infonce.InfoNCELoss`) leaves the heads' kappa layers frozen.
         embedding_dim: D, the sphere's ambient dimension.
         kappa_min, kappa_max, kappa_init: kappa range and init of both heads; ``None``: set from
             expected cosines (0.1, 0.95, 0.5) for D (:class:`mirbench.heads.vmf.VMFHead`).
@@ -65,6 +66,13 @@ class HypersphereMethod(LightningModule):
         kappa = dict(kappa_min=kappa_min, kappa_max=kappa_max, kappa_init=kappa_init)
         self.music_head = VMFHead(self.music_encoder.out_dim, embedding_dim, **kappa)
         self.video_head = VMFHead(self.video_encoder.out_dim, embedding_dim, **kappa)
+        if not getattr(loss, "uses_kappa", True):
+            # a loss of the means only (the deterministic baseline) gives kappa no gradient; frozen, the kappa
+            # layers stay in the state dict and the numbers stay those of a trainable kappa (Adam skips a
+            # parameter without a gradient either way), and DDP does not wait for their gradients ("parameters
+            # that were not used in producing the loss")
+            for head in (self.music_head, self.video_head):
+                head.kappa.requires_grad_(False)
         self.embedding_dim = int(embedding_dim)
         self.optimizer = optimizer
         self.data_info = data_info

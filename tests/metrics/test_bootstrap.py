@@ -27,10 +27,13 @@ def test_mean_replicates_equal_the_mean_of_each_resample():
     idx = resample_indices(37)
     for b in (0, 1, 500, 999):
         i = idx[b]
+        # tol: float64 mean of <= 37 booleans, resampled vs direct: a few eps; one item moves it by >= 1/37
         assert reps[b] == pytest.approx(x[i][valid[i]].mean(), abs=1e-6)
     # the replicates centre on the point value and their spread is the standard error of a proportion
     p = x[valid].mean()
     assert abs(np.mean(reps) - p) < 4 * np.sqrt(p * (1 - p) / valid.sum() / N_BOOT)
+    # tol: Monte Carlo, not float error: the std of 1,000 replicates estimates the binomial standard error within
+    # sqrt(1 / 2000) = 2.2 % (one standard error); 15 % is ~7 of them
     assert np.std(reps) == pytest.approx(np.sqrt(p * (1 - p) / valid.sum()), rel=0.15)
 
 
@@ -45,6 +48,8 @@ def test_macro_auc_replicates_equal_sklearn_on_each_resample():
     for b in (0, 7, 321):
         yi, si = y[idx[b]][:, :4], s[idx[b]][:, :4]
         keep = (yi.sum(0) > 0) & (yi.sum(0) < len(yi))
+        # tol: float64 AUC of <= 50 items (a rational with denominator < 2,500) by two algorithms: a few eps; one pair
+        # moves it by >= 1/2,500
         assert reps[b] == pytest.approx(roc_auc_score(yi[:, keep], si[:, keep], average="macro"), abs=1e-6)
     point, _ = macro_auc(s, y)
     assert abs(np.median(reps) - point) < 3 * np.std(reps) / np.sqrt(10)
@@ -55,6 +60,7 @@ def test_stat_replicates_and_file_round_trip(tmp_path):
     y, p = rng.integers(0, 3, 30), rng.integers(0, 3, 30)
     reps = stat_replicates(lambda a, b: f1_score(a, b, average="macro"), y, p, n_boot=20)
     i = resample_indices(30, 20)[3]
+    # tol: float64 macro F1 of 30 items, the same sklearn call on the same resample: a few eps
     assert reps[3] == pytest.approx(f1_score(y[i], p[i], average="macro"), abs=1e-6)
     save_replicates(tmp_path / "b.npz", {"test/f1": reps})
     np.testing.assert_array_equal(load_replicates(tmp_path / "b.npz")["test/f1"], reps)
@@ -66,4 +72,5 @@ def test_recall_hits_give_recall_at_k():
     hits, answerable = recall_hits(emb, tags, (1, 2, 4, 8), "euclidean", 16, "share_any", None, None)
     ref = recall_at_k(emb, tags, (1, 2, 4, 8), chunk_size=16)
     for k in (1, 2, 4, 8):
+        # tol: float64 means of the same 0/1 hits in another order: a few eps
         assert hits[k][answerable].mean() == pytest.approx(ref[k], abs=1e-12)

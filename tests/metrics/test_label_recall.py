@@ -70,6 +70,7 @@ def test_eq12_differs_from_hit_rate():
     assert recall_at_k(x, tags, (1,))[1] == 1.0  # every query's nearest shares a tag, or has no relevant item
     eq12 = label_recall_at_k(x, tags, (1, 2))
     # query 0: nearest 1 covers 1 of 2 labels; query 1: nearest 0 covers 1 of 1; query 2: nearest 1 covers 0 of 2
+    # tol: approx's default rel 1e-6 (and the next line): a float64 mean of 3 rationals, a few eps
     assert eq12[1] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
     assert eq12[2] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
 
@@ -94,4 +95,5 @@ def test_chance_level_equals_random_orders():
         mc = np.array([s[k] for s in sims])
         # Monte Carlo mean of 1,500 draws: 4 standard errors
         assert abs(mc.mean() - exact[k]) < 4 * mc.std() / np.sqrt(len(mc)), k
+    # tol: approx's default: 1 - C(m - c, K) / C(m, K) with m - c < K is 1, up to float64 round-off of the ratio
     assert label_recall_chance(tags, (39,))[39] == pytest.approx(1.0)  # every other item: all tags covered

@@ -57,6 +57,8 @@ def test_matches_brute_force(rule, distance):
     ours = recall_at_k(x, tags, ks, distance, chunk_size=37, rule=rule, tag_categories=CATS, category="mood")
     ref = brute_recall(x, tags, ks, rule, distance, **kw)
     for k in ks:
+        # tol: float64 means of 0/1 hits over answerable queries: the same rationals summed in another order, a few eps;
+        # one query moves R@K by >= 1/n
         assert ours[k] == pytest.approx(ref[k], abs=1e-12)
 
 
@@ -67,6 +69,7 @@ def test_integer_labels_and_empty_miss():
     for empty in ("skip", "miss"):
         ours = recall_at_k(x, labels, (1, 3, 5), empty=empty, chunk_size=64)
         ref = brute_recall(x, labels, (1, 3, 5), "labels", empty=empty)
+        # tol: as above
         assert ours == pytest.approx(ref, abs=1e-12)
 
 
@@ -77,6 +80,7 @@ def test_ties_are_deterministic_and_chunk_independent():
     tags = (rng.random((250, 6)) < 0.25).astype(np.float32)
     ref = brute_recall(x, tags, (1, 2, 4, 8), "share_any")
     for chunk in (1, 16, 1024):
+        # tol: as above
         assert recall_at_k(x, tags, chunk_size=chunk) == pytest.approx(ref, abs=1e-12)
     nn = nearest_neighbours(x, 8, chunk_size=16)
     d = ((x[:, None, :] - x[None]) ** 2).sum(-1)
@@ -97,6 +101,7 @@ def test_neighbours_match_sklearn():
     answerable = (t & (t.sum(0) >= 2)).any(1)
     r = recall_at_k(x, tags, (1, 2, 4, 8))
     for kk in (1, 2, 4, 8):
+        # tol: as above
         assert r[kk] == pytest.approx(hit[answerable, :kk].any(1).mean(), abs=1e-12)
 
 
@@ -135,6 +140,8 @@ def test_r_at_1_matches_pml_precision_at_1(multi_label):
         calc = AccuracyCalculator(include=("precision_at_1",), knn_func=knn, device=torch.device("cpu"))
         labels = tags.argmax(1)
     pml = calc.get_accuracy(torch.from_numpy(x), torch.from_numpy(labels))["precision_at_1"]
+    # tol: pml's float32 precision@1: an integer count of hits divided once, within u (6e-8);
+    # one query moves it by 1/300
     assert recall_at_k(x, labels, (1,))[1] == pytest.approx(pml, abs=1e-6)
 
 

@@ -39,4 +39,6 @@ def test_read_only_array_no_warning():
 
 def test_ranking_distances_is_squared_l2():
     x = torch.randn(5, 3, dtype=torch.float64)
+    # tol: float64 |x|^2 + |y|^2 - 2 x.y vs cdist's differences: a few eps x |x|^2, inside assert_close's float64
+    # default (rtol 1e-7, atol 1e-7; the diagonal's ~1e-16 falls in atol)
     torch.testing.assert_close(ranking_distances(x, x, "euclidean"), torch.cdist(x, x) ** 2)

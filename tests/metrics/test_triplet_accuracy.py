@@ -71,6 +71,8 @@ def test_triplet_accuracy_loop_subspace_and_ties():
         if dist == "cosine":
             e = e / np.linalg.norm(e, axis=1, keepdims=True)
         ref = np.mean([np.linalg.norm(e[i] - e[j]) < np.linalg.norm(e[i] - e[k]) for i, j, k in zip(a, p, n)])
+        # tol: approx's default: exact fractions of integer counts (float64 distances; a near tie within eps that
+        # another order could flip is unlikely at 1e-13 per triplet)
         assert triplet_accuracy(torch.from_numpy(emb), a, p, n, dims, dist) == pytest.approx(ref)
     # a collapsed embedding: every distance ties, every triplet is wrong
     assert triplet_accuracy(np.ones((50, 6)), a, p, n) == 0.0
@@ -83,6 +85,7 @@ def test_vote_accuracy():
     # triplet 0: song1 closer and voted; 1: song2 voted but farther; 2: song2 voted and closer;
     # 3: equal distances (wrong); 4th vote pair tied -> left out
     v1, v2 = np.array([1, 0, 2, 1]), np.array([0, 1, 5, 0])
+    # tol: approx's default: exact fractions of counts (these two lines and the loop below)
     assert vote_accuracy(anchor, s1, s2, v1, v2) == pytest.approx(2 / 4)
     assert vote_accuracy(anchor, s1, s2, np.array([1, 0, 2, 3]), np.array([0, 1, 5, 3])) == pytest.approx(2 / 3)
     # naive loop on the clean (0/1 votes) format, both distances

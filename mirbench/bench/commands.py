@@ -203,9 +203,12 @@ def check_report(report) -> tuple[list[str], list[str]]:
     Warnings: a required claim inconclusive or not run, claims contradicted that are not required, cells not
     run, failed runs, stale records (produced by other code than this checkout's).
     """
+    from mirbench.bench.records import unreadable_message
+
     cells, fails, warns = report.cells, [], []
     for p in report.unreadable:
-        fails.append(f"unreadable record: {p} (truncated or corrupt JSON): re-run the row, or delete the file")
+        fails.append(f"unreadable {'bootstrap replicates' if p.name.endswith('.boot.npz') else 'record'}: "
+                     f"{unreadable_message(p)}")
     for c in cells[cells.status == "miss"].itertuples():
         fails.append(f"published miss: {c.row}/{c.column}: ours {c.mean:.4g} (n={c.n}) vs {c.published:.4g} "
                      f"(tol {c.tol_abs:g} + {c.tol_rel:g}x)")

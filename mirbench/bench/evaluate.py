@@ -43,6 +43,7 @@ class Evaluation:
     metrics: dict[str, float]
     replicates: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     path: Path | None = None
+    n_items: int | None = None  # the items the protocol embedded and scored (e.g. 100 GTZAN-mini excerpts)
 
 
 def closest(name: str, known) -> str:
@@ -178,7 +179,7 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
     t0 = time.perf_counter()
     kind, m = _model(embeddings, model, checkpoint, dict(init_args or {}), trust_checkpoint)
     if protocol == "tutorial_knn":
-        metrics, reps = _tutorial_knn(kind, m, data_root)
+        metrics, reps, n_items = _tutorial_knn(kind, m, data_root)
     else:
         dm_args, cb_args = table_defaults(table or PROTOCOLS[protocol], profile, CALLBACKS[protocol])
         dm_args.update(data_args or {})
@@ -186,8 +187,8 @@ def evaluate(protocol: str, embeddings=None, model=None, checkpoint=None, data: 
         if data_root:
             dm_args["root"] = data_root
         run = _lee2020 if protocol == "lee2020" else (_gtzan if data == "gtzan" else _kimliem2022)
-        metrics, reps = run(kind, m, dm_args, cb_args, data_root)
-    result = Evaluation(name, protocol, data, metrics, reps)
+        metrics, reps, n_items = run(kind, m, dm_args, cb_args, data_root)
+    result = Evaluation(name, protocol, data, metrics, reps, n_items=n_items)
     if out is not None:
         result.path = write_evaluation(result, Path(out), time.perf_counter() - t0, kind)
     return result
@@ -206,7 +207,7 @@ def _check_out(out: Path) -> None:
                          f"or choose another folder") from None
 
 
-def _lee2020(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict]:
+def _lee2020(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict, int]:
     from mirbench.data.corpus.datamodule import CorpusDataModule
     from mirbench.evaluation import lee2020
     from mirbench.evaluation.external import ClipIds, LookupEmbedder, corpus_clip_ids
@@ -221,11 +222,13 @@ def _lee2020(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict
         matrix = np.zeros((len(clip_ids), model.dim), dtype=np.float32)
         matrix[needed] = model.rows([clip_ids[i] for i in needed], [tracks[i] for i in needed])
         model, dm = LookupEmbedder(matrix), ClipIds(dm)
+    corpus = dm.dm if isinstance(dm, ClipIds) else dm
     metrics, reps = lee2020.evaluate_items(model, dm, **cb_args)
-    return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in reps.items()}
+    clips = np.union1d(corpus.split_clips["test"], corpus.split_clips[corpus.hparams.reference_split])
+    return {f"test/{k}": v for k, v in metrics.items()}, {f"test/{k}": v for k, v in reps.items()}, len(clips)
 
 
-def _kimliem2022(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict]:
+def _kimliem2022(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict, int]:
     from mirbench.data.corpus.songs import CorpusSongsDataModule
     from mirbench.evaluation import kimliem2022
     from mirbench.evaluation.external import LookupEmbedder, SongIds, corpus_song_ids
@@ -240,10 +243,12 @@ def _kimliem2022(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[
     import torch
 
     with torch.inference_mode(False), torch.enable_grad():
-        return kimliem2022.evaluate_items(model, dm, **cb_args)
+        metrics, reps = kimliem2022.evaluate_items(model, dm, **cb_args)
+    songs = dm.dm if isinstance(dm, SongIds) else dm
+    return metrics, reps, len(songs.song_indices())  # the corpus: one set of songs plays all three probes
 
 
-def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict]:
+def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, dict, int]:
     """The genre probe on real GTZAN excerpts (``data_root``, default ``<shared data>/gtzan_mini``): per-genre split."""
     from mirbench.evaluation import kimliem2022 as K
     from mirbench.evaluation.external import LookupEmbedder
@@ -256,8 +261,9 @@ def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, 
     kw = dict(genre_n_iter=int(cb_args.get("genre_n_iter", 64)), seed=int(cb_args.get("seed", 2022)),
               n_jobs=cb_args.get("n_jobs"))
     if kind == "embeddings":
-        ids, labels, split = K.gtzan_mini_ids(root, per_genre)
-        return K.gtzan_genre_items(LookupEmbedder(model.rows(ids)), list(range(len(ids))), labels, split, **kw)
+        ids, labels, split = K.gtzan_mini_ids(root, per_genre)  # missing excerpts: an error naming them
+        return (*K.gtzan_genre_items(LookupEmbedder(model.rows(ids)), list(range(len(ids))), labels, split, **kw),
+                len(ids))
     if kind == "audio":
         to_view, view = (lambda y: y), "audio"
     else:  # a mirbench method: the view of its own songs datamodule
@@ -267,10 +273,10 @@ def _gtzan(kind, model, dm_args: dict, cb_args: dict, data_root) -> tuple[dict, 
         view = dm_args.get("view", "frames52")
         to_view = lambda y: song_view(y, view, SAMPLE_RATE)  # noqa: E731
     songs, labels, split, _ = K.gtzan_mini_songs(root, view, to_view, per_genre)
-    return K.gtzan_genre_items(model, songs, labels, split, **kw)
+    return (*K.gtzan_genre_items(model, songs, labels, split, **kw), len(songs))
 
 
-def _tutorial_knn(kind, table, data_root) -> tuple[dict, dict]:
+def _tutorial_knn(kind, table, data_root) -> tuple[dict, dict, int]:
     """1-NN of the ISMIR 2020 tutorial on NSynth: gallery = train + valid, queries = test, ids = the CSV index."""
     import pandas as pd
 
@@ -286,7 +292,8 @@ def _tutorial_knn(kind, table, data_root) -> tuple[dict, dict]:
     m = knn_scores(table.rows(gallery.index.astype(str)), gallery["instrument"].to_numpy(),
                    table.rows(parts["test"].index.astype(str)), parts["test"]["instrument"].to_numpy(),
                    replicates=reps)
-    return {f"test/{k}": v for k, v in m.items()}, {f"test/{k}": v for k, v in reps.items()}
+    return ({f"test/{k}": v for k, v in m.items()}, {f"test/{k}": v for k, v in reps.items()},
+            len(gallery) + len(parts["test"]))
 
 
 def write_evaluation(result: Evaluation, out: Path, wall_time_s: float, kind: str = "") -> Path:
@@ -301,7 +308,7 @@ def write_evaluation(result: Evaluation, out: Path, wall_time_s: float, kind: st
                     metrics={k: float(v) for k, v in result.metrics.items()}, git_sha=sha, git_dirty=dirty,
                     versions=versions(), device=device_string(), mode=f"evaluate:{kind}",
                     command=" ".join(sys.argv) if sys.argv and "mirbench" in sys.argv[0] else "",
-                    wall_time_s=float(wall_time_s), finished=now())
+                    wall_time_s=float(wall_time_s), finished=now(), n_items=result.n_items)
     return write_record_file(rec, out / f"{result.name}.json", result.replicates)
 
 
@@ -366,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mirbench evaluate: error: {e}", file=sys.stderr)
         return 2
     width = max(len(k) for k in r.metrics)
-    print(f"{r.name} on {r.protocol} ({r.data}):")
+    print(f"{r.name} on {r.protocol} ({r.data}, {r.n_items} items):")
     for k, v in r.metrics.items():
         print(f"  {k:<{width}}  {v:.4f}")
     table = args.table or PROTOCOLS[args.protocol]

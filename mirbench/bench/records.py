@@ -17,6 +17,8 @@ import platform
 import shutil
 import subprocess
 import sys
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -65,6 +67,8 @@ class RunRecord:
     # read from a file keeps what it holds: {} (unknown) for one written before these were kept
     machine: dict = field(default_factory=machine_settings)
     resumed_from: list[str] = field(default_factory=list)  # checkpoints an interrupted fit restarted from
+    # items the protocol embedded and scored (`mirbench evaluate`); None: not counted (every record before it)
+    n_items: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,8 +115,55 @@ def replicates_path(path: Path) -> Path:
 def read_record(path: Path) -> RunRecord | None:
     try:
         return RunRecord.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # AttributeError: JSON that is no object
         return None
+
+
+_RECORD_KEYS = ("table_id", "row", "seed", "profile")  # what makes a JSON object a RunRecord
+
+
+def record_problem(path: Path) -> str | None:
+    """What is wrong with a record file, in a few words for a one-line message (None: it reads).
+
+    Tells a truncated record (a run killed while writing) from a file that is no record at all (binary or
+    random bytes, other JSON), so the user knows whether to re-run the row or look for a stray file.
+    """
+    path = Path(path)
+    if path.name.endswith(".boot.npz"):
+        return replicates_problem(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if not raw.strip():
+        return "empty file (0 bytes): a write cut short, or a stray file"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not text (binary or random bytes): not a RunRecord"
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        # an error at the very end (or inside a last, unterminated string) is a file cut short while written
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
+            return f"JSON that ends early (line {e.lineno}): a truncated RunRecord"
+        return f"not JSON ({e.msg} at line {e.lineno}, column {e.colno}): not a RunRecord"
+    if not isinstance(d, dict) or any(k not in d for k in _RECORD_KEYS):
+        return f"JSON, but not a RunRecord (a record has the keys {', '.join(_RECORD_KEYS)})"
+    try:
+        RunRecord.from_dict(d)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        return f"a RunRecord with a malformed field ({type(e).__name__}: {e})"
+    return None
+
+
+def unreadable_message(path: Path) -> str:
+    """``<file>: <what is wrong>; <what to do>`` of an unreadable record or replicates file."""
+    what = record_problem(path) or "unreadable"
+    # a stray file is no lost run: moving it away is enough; a damaged record or replicates file needs the run again
+    todo = ("move it out of the runs folder (it is no record), or delete it" if "not a RunRecord" in what
+            else "re-run the row, or delete the file")
+    return f"{path}: {what}; {todo}"
 
 
 def write_record(record: RunRecord, results_root: Path | None = None, config_yaml: str | None = None,
@@ -171,12 +222,13 @@ def added_records(name: str, path: Path) -> tuple[list[RunRecord], dict[tuple[st
     for i, f in enumerate(files):
         r = read_record(f)
         if r is None:
-            raise ValueError(f"--add {name}={f}: not a readable RunRecord")
+            raise ValueError(f"{f}: {record_problem(f) or 'not a readable RunRecord'}; give --add {name}= a record "
+                             "that `mirbench evaluate` or `mirbench run` wrote")
         r.row, r.seed = name, i if len(files) > 1 else r.seed
         recs.append(r)
         boot = replicates_path(f)
         if boot.is_file():
-            reps[(name, r.seed)] = load_replicates(boot)
+            reps[(name, r.seed)] = read_replicates(boot)
     return recs, reps
 
 
@@ -202,10 +254,40 @@ def record_replicates(record: RunRecord, results_root: Path | None = None) -> di
     path = replicates_path(record_path(record.table_id, record.profile, record.row, record.seed, results_root))
     if not path.is_file():
         return {}
+    return read_replicates(path)
+
+
+def replicates_problem(path: Path) -> str | None:
+    """What is wrong with a ``.boot.npz`` (None: it reads): not an archive, cut short, or arrays that are no
+    ``(B,)`` replicates."""
+    path = Path(path)
     try:
-        return load_replicates(path)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: unreadable bootstrap replicates ({e}); re-run the row or delete the file") from e
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if not head:
+        return "empty file: not a readable .npz of bootstrap replicates"
+    if head[:2] != b"PK":  # every zip archive (np.savez) starts so; anything else np.load would try to unpickle
+        return "not a readable .npz of bootstrap replicates (not a zip archive)"
+    try:
+        reps = load_replicates(path)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        return f"a truncated or damaged .npz of bootstrap replicates ({type(e).__name__}: {e})"
+    bad = [k for k, v in reps.items() if v.ndim != 1 or not np.issubdtype(v.dtype, np.floating)]
+    if bad:
+        return f"arrays {bad[:3]} are not (B,) float replicates"
+    return None
+
+
+def read_replicates(path: Path) -> dict[str, np.ndarray]:
+    """:func:`load_replicates` of a ``.boot.npz``; a file that does not load is a ValueError of one line naming it
+    and what is wrong (never a ``BadZipFile`` traceback)."""
+    problem = replicates_problem(path)
+    if problem:
+        raise ValueError(f"{path}: {problem}; re-run the row, or delete the file (the cell then keeps only its seed "
+                         "interval)")
+    return load_replicates(path)
 
 
 def records_replicates(records: list[RunRecord], results_root: Path | None = None

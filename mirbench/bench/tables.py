@@ -132,8 +132,10 @@ class TableReport:
         if mixed:
             out += [mixed, ""]
         if self.unreadable:
-            out += ["**Unreadable records** (truncated or corrupt; re-run or delete them): "
-                    + ", ".join(f"`{p}`" for p in self.unreadable), ""]
+            from mirbench.bench.records import record_problem
+
+            out += ["**Unreadable records** (left out of the table; re-run the rows, or delete or move the files): "
+                    + "; ".join(f"`{p}` ({record_problem(p) or 'unreadable'})" for p in self.unreadable), ""]
         if s.notes.strip():
             out += ["## Notes", "", s.notes.strip(), ""]
         out += ["## Results", "", "Rows: " + "; ".join(self._row_legend()) + ".", ""]

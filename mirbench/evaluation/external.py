@@ -15,6 +15,9 @@ Item ids: corpus tracks/songs ``T00012`` (a clip of it ``T00012/0``, its clips n
 
 from __future__ import annotations
 
+import codecs
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +31,28 @@ from mirbench.data.base import DownstreamInputs, RetrievalInputs
 
 class EmbeddingError(ValueError):
     """Precomputed embeddings that cannot serve a protocol (ids missing, wrong dimensions, non-finite values)."""
+
+
+SAVE_HINT = "np.savez(PATH.npz, ids=ids, emb=emb), ids (N,) strings, emb (N, D) float"
+
+
+def _magic(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of ``path`` (what a format is told by)."""
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def _not_what(path: Path, what: str) -> str:
+    """``"not <what> (an empty file | text | other bytes)"``: what the file looks like instead."""
+    head = _magic(path, 512)
+    if not head:
+        return f"an empty file (0 bytes), not {what}"
+    try:  # final=False: a character cut at byte 512 is no reason to call the file binary
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        looks = "a text file"
+    except UnicodeDecodeError:
+        looks = "other bytes"
+    return f"not {what} ({looks})"
 
 
 def check_finite(emb: np.ndarray, what: str) -> np.ndarray:
@@ -56,6 +81,33 @@ class EmbeddingTable:
             dup = sorted({i for i in self.ids if self.ids.count(i) > 1})[:5]
             raise EmbeddingError(f"{source}: duplicate ids, e.g. {dup}")
 
+    @classmethod
+    def _load_npz(cls, path: Path) -> EmbeddingTable:
+        """The arrays ``ids`` and ``emb`` of an ``.npz``; every way the file can be wrong is one
+        :class:`EmbeddingError` naming it (np.load would call a text file "pickled data")."""
+        if _magic(path, 2) != b"PK":  # a zip archive, as np.savez writes; np.load tries to unpickle anything else
+            raise EmbeddingError(f"{path}: {_not_what(path, 'an .npz archive')}; save the embeddings with {SAVE_HINT}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in ("ids", "emb") if k not in z.files]
+                if missing:
+                    found = f"it has {z.files}" if z.files else "it has no arrays"
+                    raise EmbeddingError(f"{path}: no array(s) {missing} ({found}); save with {SAVE_HINT}")
+                try:
+                    ids, emb = z["ids"], z["emb"]
+                except ValueError:  # an object array: loading it would unpickle
+                    raise EmbeddingError(f"{path}: 'ids' or 'emb' is an object array; save the ids as strings "
+                                         "(np.asarray(ids, dtype=str)) and emb as float (N, D)") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise EmbeddingError(f"{path}: a truncated or damaged .npz ({type(e).__name__}: {e}); write it "
+                                 f"again with {SAVE_HINT}") from None
+        if ids.ndim != 1:
+            raise EmbeddingError(f"{path}: 'ids' must be (N,), got shape {ids.shape}; save with {SAVE_HINT}")
+        if len(ids) == 0:
+            raise EmbeddingError(f"{path}: no embeddings in it (0 ids); save every item the protocol scores with "
+                                 f"{SAVE_HINT}")
+        return cls(ids.tolist(), emb, str(path))
+
     @property
     def dim(self) -> int:
         return int(self.emb.shape[1])
@@ -68,20 +120,16 @@ class EmbeddingTable:
         if not path.is_file():
             raise FileNotFoundError(f"embeddings file not found: {path}")
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                missing = [k for k in ("ids", "emb") if k not in z.files]
-                if missing:
-                    raise EmbeddingError(f"{path}: no array(s) {missing}; found {z.files} (save with "
-                                         "np.savez(path, ids=ids, emb=emb))")
-                try:
-                    ids = z["ids"]
-                except ValueError:  # an object array: loading it would unpickle
-                    raise EmbeddingError(f"{path}: 'ids' is an object array; save the ids as strings "
-                                         "(np.asarray(ids, dtype=str))") from None
-                return cls(ids.tolist(), z["emb"], str(path))
+            return cls._load_npz(path)
+        if path.suffix == ".npy":  # one bare array: the protocol could not tell which item a row is
+            raise EmbeddingError(f"{path}: an .npy holds one array and no item ids; save the ids with the "
+                                 f"embeddings: {SAVE_HINT}")
         if path.suffix == ".parquet":
             import pandas as pd
 
+            if _magic(path, 4) != b"PAR1":  # pyarrow's own message does not name the file
+                raise EmbeddingError(f"{path}: {_not_what(path, 'a Parquet file')}; write it with "
+                                     "DataFrame.to_parquet, or give an .npz")
             df = pd.read_parquet(path)  # needs pyarrow or fastparquet
             if id_column not in df.columns:
                 raise EmbeddingError(f"{path}: no id column {id_column!r}; columns: {list(df.columns)[:10]}")

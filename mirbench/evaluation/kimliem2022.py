@@ -55,6 +55,9 @@ from mirbench.threads import kept_threads
 
 RESPONSIBILITIES_FILE = "song_components.npz"  # HDPGMM song-component matrix + tags (interpretability)
 GTZAN_MINI_SPLIT_SEED = 0
+# GTZAN-mini (TempoBeatDownbeat/gtzan_mini): excerpts 0-9 of each genre (key None), but jazz skips 3, 9 and 10
+GTZAN_MINI_NUMBERS = {None: tuple(range(10)), "jazz": (0, 1, 2, 4, 5, 6, 7, 8, 11, 12)}
+GTZAN_PER_GENRE = 100  # the whole collection: 1,000 excerpts
 
 
 def gtzan_mini_root(root: str | Path | None = None) -> Path | None:
@@ -118,12 +121,37 @@ def gtzan_mini_ids(root: Path, per_genre: int | None = None) -> tuple[list[str],
     from mirbench.data.gtzan import GENRES, find_tracks, genre_of, stratified_split
 
     tracks = find_tracks(root)
+    check_gtzan_excerpts(root, tracks, per_genre)
     ids = [t for g in GENRES for t in sorted(t for t in tracks if genre_of(t) == g)[:per_genre]]
     parts = stratified_split(ids, seed=GTZAN_MINI_SPLIT_SEED)
     split_of = {t: s for s, ts in parts.items() for t in ts}
     labels = np.array([GENRES.index(genre_of(t)) for t in ids], dtype=np.int64)
     split = np.array([split_of[t] for t in ids])
     return ids, labels, split
+
+
+def expected_gtzan_excerpts(n_found: int, per_genre: int | None = None) -> list[str]:
+    """The excerpt ids a GTZAN folder must hold, genre by genre: GTZAN-mini's 100 (:data:`GTZAN_MINI_NUMBERS`)
+    or, for a folder of more than 100 excerpts (the whole collection), all 1,000; ``per_genre``: the first of
+    each genre."""
+    from mirbench.data.gtzan import GENRES
+
+    mini = n_found <= sum(len(GTZAN_MINI_NUMBERS.get(g, GTZAN_MINI_NUMBERS[None])) for g in GENRES)
+    numbers = {g: GTZAN_MINI_NUMBERS.get(g, GTZAN_MINI_NUMBERS[None]) if mini else range(GTZAN_PER_GENRE)
+               for g in GENRES}
+    return [f"{g}.{n:05d}" for g in GENRES for n in list(numbers[g])[:per_genre]]
+
+
+def check_gtzan_excerpts(root: Path, tracks: dict, per_genre: int | None = None) -> None:
+    """A FileNotFoundError naming the excerpts of :func:`expected_gtzan_excerpts` that ``tracks`` (the folder's
+    excerpts) lacks: a genre probe on fewer excerpts gives another, incomparable score (and another split)."""
+    expected = expected_gtzan_excerpts(len(tracks), per_genre)
+    missing = [t for t in expected if t not in tracks]
+    if missing:
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise FileNotFoundError(f"{root}: {len(missing)} of the {len(expected)} GTZAN excerpts the genre probe "
+                                f"scores are missing ({', '.join(missing[:10])}{more}); restore them "
+                                f"(genres/<genre>/<id>.au|wav|flac): a score on fewer is not comparable")
 
 
 def gtzan_genre_items(model, songs, labels: np.ndarray, split: np.ndarray, genre_n_iter: int = 64,
@@ -210,6 +238,8 @@ def evaluate_items(
         where = gtzan_mini_dir or shared_data_dir() / "gtzan_mini"
         raise FileNotFoundError(f"gtzan_mini: no GTZAN excerpts under {where}; give gtzan_mini_dir, or set "
                                 "gtzan_mini: false to leave the column out")
+    if mini_root is not None:  # missing excerpts are an error before the model embeds anything
+        gtzan_mini_ids(mini_root, gtzan_mini_per_genre)
     embedded: dict[int, np.ndarray] = {}
 
     def emb(data: DownstreamSet) -> np.ndarray:  # each data set embedded once

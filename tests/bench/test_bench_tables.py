@@ -141,6 +141,7 @@ def test_golden_freezes_mean_and_seed_spread_and_checks_against_it(table, capsys
     assert n == 2 and set(gold.row) == {"slow"} and set(gold.column) == {"acc", "loss"}
     acc = gold[gold.column == "acc"].iloc[0]
     assert acc.value == 65.0 and acc.profile == "default" and (acc.df, acc.n) == (1, 2)
+    # tol: approx's default: float64 sqrt(50 / 2) and 2 % of 65, a few eps
     assert acc.se == pytest.approx(5.0) and acc.tol_abs == pytest.approx(1.3)  # sqrt(50 / 2); floor 2 % of 65
     assert build_report(spec, results_root=results).cells.query("row == 'slow'").golden_status.tolist()[:2] == ["ok", "ok"]
     # with the default max_span, 2 seeds (2 dof for the pair: t = 14 at 1 % / 2 lines) give bands wider than half
@@ -152,6 +153,7 @@ def test_golden_freezes_mean_and_seed_spread_and_checks_against_it(table, capsys
     fails, _ = check_report(build_report(spec, results_root=results))
     assert any("golden miss: slow/acc" in f and "mirbench golden toy_table" in f for f in fails)
     cell = build_report(spec, results_root=results).cells.query("row == 'slow' and column == 'acc'").iloc[0]
+    # tol: p-value printed to 3 significant digits (0.00705): rel 1 %
     assert cell.golden_p == pytest.approx(0.00705, rel=0.01)
 
 
@@ -167,7 +169,64 @@ def test_check_fails_on_an_unreadable_record_and_names_it(table, capsys):
     boot = results / "toy_table" / "runs" / "default" / "fast__seed0.boot.npz"
     boot.write_bytes(b"not an npz")  # corrupt replicates: named, not silently dropped
     assert main(["check", str(spec.path), "--results", str(results)]) == 1
-    assert f"unreadable record: {boot}" in capsys.readouterr().out
+    assert f"unreadable bootstrap replicates: {boot}: not a readable .npz" in capsys.readouterr().out
+
+
+def test_check_and_table_name_a_truncated_replicates_file_and_say_what_is_wrong(table, capsys):
+    """A .boot.npz cut short (np.load: BadZipFile) is one FAIL line naming it, and the table still renders."""
+    import numpy as np
+
+    spec, results = table
+    boot = results / "toy_table" / "runs" / "default" / "fast__seed0.boot.npz"
+    np.savez_compressed(boot, **{"test/acc": np.linspace(0.7, 0.9, 1000, dtype=np.float32)})
+    boot.write_bytes(boot.read_bytes()[: boot.stat().st_size // 2])
+    assert main(["check", str(spec.path), "--results", str(results)]) == 1
+    out = capsys.readouterr().out
+    line = [x for x in out.splitlines() if str(boot) in x]
+    assert len(line) == 1 and "truncated or damaged .npz of bootstrap replicates" in line[0], out
+    assert "re-run the row, or delete the file" in line[0] and "Traceback" not in out
+    assert main(["table", str(spec.path), "--results", str(results), "--no-plots"]) == 0
+    assert f"`{boot}` (a truncated or damaged .npz" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, what", [
+    (bytes(range(256)) * 3, "not text (binary or random bytes): not a RunRecord"),
+    (b"hello, I am a note", "not JSON (Expecting value at line 1, column 1): not a RunRecord"),
+    (b'{"table_id": "toy_table", "row": "fa', "JSON that ends early (line 1): a truncated RunRecord"),
+    (b'{"accuracy": 0.5}', "JSON, but not a RunRecord"),
+    (b"[1, 2]", "JSON, but not a RunRecord"),
+    (b'{"table_id": "toy_table", "row": "fast", "seed": 1, "profile": "default", "metrics": {"test/acc": "high"}}',
+     "a RunRecord with a malformed field"),
+    (b"", "empty file"),
+])
+def test_an_unreadable_record_says_whether_it_is_a_record_at_all(table, capsys, content, what):
+    spec, results = table
+    bad = results / "toy_table" / "runs" / "default" / "fast__seed1.json"
+    bad.write_bytes(content)
+    assert main(["check", str(spec.path), "--results", str(results)]) == 1
+    out = capsys.readouterr().out
+    assert f"unreadable record: {bad}: {what}" in out, out
+    todo = "move it out of the runs folder" if "not a RunRecord" in what else "re-run the row, or delete the file"
+    assert todo in [x for x in out.splitlines() if str(bad) in x][0]
+
+
+def test_table_add_of_a_bad_record_or_replicates_file_is_one_line_exit_2(table, tmp_path, capsys):
+    import numpy as np
+
+    spec, results = table
+    mine = tmp_path / "mine.json"
+    mine.write_bytes(bytes(range(256)))
+    assert main(["table", str(spec.path), "--results", str(results), "--add", f"mine={mine}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mirbench table: error: {mine}: not text (binary or random bytes): not a RunRecord; give "
+                   "--add mine= a record that `mirbench evaluate` or `mirbench run` wrote"), err
+    mine.write_text((results / "toy_table" / "runs" / "default" / "fast__seed0.json").read_text())
+    boot = tmp_path / "mine.boot.npz"
+    np.savez(boot, **{"test/acc": np.zeros(1000, np.float32)})
+    boot.write_bytes(boot.read_bytes()[:100])
+    assert main(["check", str(spec.path), "--results", str(results), "--add", f"mine={mine}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mirbench check: error: {boot}: a truncated or damaged .npz") and "\n" not in err, err
 
 
 def test_a_non_finite_published_value_is_an_error_not_a_dropped_check(table, capsys):

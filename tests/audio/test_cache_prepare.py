@@ -57,6 +57,8 @@ def test_prepare_reports_failures_and_resumes(items, tmp_path, workers):
     assert sorted(cache.ids()) == sorted(it.item_id for it in items if it.duration)
     x = cache.load(items[0].item_id)
     assert x.shape == (129, 128) and x.dtype == np.float16
+    # tol: the cache stores float16: half a step, 2^-11 |x|, is <= 2e-3 for log-mel values below 8 (log10(1 + 10 mel)
+    # of audio in [-1, 1] stays below ~4)
     np.testing.assert_allclose(x, logmel_lee2020(sf.read(items[0].path, frames=66150, dtype="float32")[0]), atol=2e-3)
 
     # a killed run: one array on disk but not in the index, one missing entirely

@@ -45,12 +45,16 @@ def test_resampling_matches_librosa_soxr_hq(clip, tmp_path):
     y = load_audio(path, sr=16000)
     assert y.shape == (int(np.ceil(len(ref) * 16000 / sr)),)  # librosa.resample's length rule
     direct = soxr.resample(ref, sr, 16000, quality="HQ")
+    # tol: the same soxr HQ resampler on the same float32 samples (|y| <= 1): a few u (6e-8) if a conversion differs
     np.testing.assert_allclose(y[: len(direct)], direct[: len(y)], atol=1e-6)
     up = tmp_path / "st.wav"
     sf.write(up, np.stack([ref, 0.5 * ref], 1)[: sr * 4], sr)
     st = load_audio(up, sr=44100, mono=False)
     assert st.shape == (2, 4 * 44100)
+    # tol: the WAV is 16-bit PCM: ref and 0.5 ref are each quantised within half a step (2^-16), so they differ
+    # by <= 1.5 x 2^-16 = 2.3e-5
     np.testing.assert_allclose(st[1], 0.5 * st[0], atol=1e-4)
+    # tol: the float32 mean of two channels, the same two samples: within u (6e-8) of |y| <= 1
     np.testing.assert_allclose(load_audio(up, sr=44100), st.mean(0), atol=1e-6)
     assert resample(ref, sr, sr) is ref
 

@@ -27,8 +27,16 @@ def previous_accumulate_stats(stats, x, r, chunk=1024):
         stats.addmm_(r[s : s + chunk].T.to(stats.dtype), quad_features(x[s : s + chunk]))
 
 
-def _tol(dtype):
-    return dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)  # sums of ~1e3 float32 terms
+def _assert_gemm_close(got, want, a, b):
+    """``got`` and ``want`` are two evaluations of ``a @ b`` (any blocking, order, FMA)."""
+    # tol: derived, was rtol = atol = 1e-4 in float32 (1e-12 in float64), under the worst case: a sum of n products
+    # in any order is within n u sum |a_i b_i| of exact (Higham, gamma_n), so two evaluations differ by at most
+    # 2 n u (|a| @ |b|) elementwise on any BLAS kernel; (n + 2) covers a chunked accumulation's extra additions.
+    # float32, n = 1000: ~1.2e-4 relative to |a| @ |b|, far below a wrong feature or chunk (O(1) relative)
+    u = torch.finfo(got.dtype).eps / 2
+    bound = 2 * (a.shape[1] + 2) * u * (a.double().abs() @ b.double().abs())
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert ((got.double() - want.double()).abs() <= bound).all()
 
 
 @pytest.mark.parametrize("n, chunk", [(1, 4), (10, 4), (12, 4), (300, 128)])
@@ -49,13 +57,14 @@ def test_likelihood_and_statistics_equal_previous(dtype, n, chunk):
     d, k = 6, 9
     x = torch.randn(n, d, dtype=dtype, generator=g)
     theta = torch.randn(n_quad_features(d), k, dtype=dtype, generator=g)
-    torch.testing.assert_close(expected_loglik(x, theta, chunk), previous_expected_loglik(x, theta, chunk), **_tol(dtype))
+    phi = quad_features(x)
+    _assert_gemm_close(expected_loglik(x, theta, chunk), previous_expected_loglik(x, theta, chunk), phi, theta)
     r = torch.rand(n, k, dtype=dtype, generator=g)
     stats_t = torch.zeros(n_quad_features(d), k, dtype=dtype)
     accumulate_stats(stats_t, x, r, chunk)
     stats = torch.zeros(k, n_quad_features(d), dtype=dtype)
     previous_accumulate_stats(stats, x, r, chunk)
-    torch.testing.assert_close(stats_t.T, stats, **_tol(dtype))
+    _assert_gemm_close(stats_t.T, stats, r.T, phi)
 
 
 def _fit(compute_dtype: str) -> tuple[dict, list]:
@@ -78,5 +87,7 @@ def test_online_fit_equals_fit_with_previous_gemm_paths(monkeypatch):
     old_state, old_out = _fit("float64")
     assert [o["e_step_iters"] for o in new_out] == [o["e_step_iters"] for o in old_out]
     for key, value in new_state.items():
+        # tol: float64, three online updates: GEMM round-off of ~1e-14 relative, carried through the E-steps' sweeps
+        # and the Cholesky factors; 1e-10 leaves 1e4x and holds on the four kernel legs
         tol = dict(rtol=1e-10, atol=1e-10) if value.is_floating_point() else {}
         torch.testing.assert_close(value, old_state[key], **tol, msg=key)

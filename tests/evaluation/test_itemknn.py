@@ -18,11 +18,13 @@ def test_ndcg_matches_sklearn_on_small_cases():
         ours = ndcg_at_k(scores, sp.csr_matrix(rel), k)
         assert np.isnan(ours[0])
         ref = [ndcg_score(rel[i : i + 1], scores[i : i + 1], k=k) for i in range(1, 30) if rel[i].sum()]
+        # tol: float64 DCG sums of <= 30 terms vs sklearn's: ~n eps ~ 1e-14
         np.testing.assert_allclose(ours[1:][rel[1:].sum(1) > 0], ref, atol=1e-12)
     # hand case: relevant at ranks 2 and 4, two relevant items
     s = np.array([[4.0, 3.0, 2.0, 1.0]])
     r = np.array([[0, 1, 0, 1]])
     expect = (1 / np.log2(3) + 1 / np.log2(5)) / (1 + 1 / np.log2(3))
+    # tol: approx's default rel 1e-6: float64, 2 terms
     assert ndcg_at_k(s, r, 4)[0] == pytest.approx(expect)
     # excluding seen items moves the relevant ones up
     assert ndcg_at_k(s, r, 4, exclude=np.array([[1, 0, 0, 0]]))[0] > expect
@@ -38,6 +40,7 @@ def _naive_ndcg(scores: np.ndarray, rel: np.ndarray, k: int) -> float:
 
 def test_ndcg_breaks_ties_at_the_kth_score_by_lower_item_index():
     # items 0 and 1 tie with score 0 at rank 3: the documented rule keeps item 0 (relevant) -> DCG 1/log2(4)
+    # tol: approx's default: float64, 1/log2(4) exactly up to a rounding
     assert ndcg_at_k(np.array([[0.0, 0.0, 2.0, 1.0]]), np.array([[1, 0, 0, 0]]), 3)[0] == pytest.approx(0.5)
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 3, size=(60, 40)).astype(float)  # many ties, as item-kNN's exact zeros
@@ -46,6 +49,7 @@ def test_ndcg_breaks_ties_at_the_kth_score_by_lower_item_index():
     for k in (1, 5, 17, 40, 60):
         ours = ndcg_at_k(scores, rel, k, chunk=7)
         ref = np.array([_naive_ndcg(scores[u], rel[u], k) for u in range(60)])
+        # tol: float64 vs the naive loop, as above
         np.testing.assert_allclose(ours, ref, atol=1e-12, equal_nan=True)
 
 
@@ -59,9 +63,11 @@ def test_topk_cosine_matches_brute_force():
     for i in (0, 13, 39):
         row = sim.getrow(i)
         assert row.nnz == 5
+        # tol: float64 similarities kept unchanged (selection only): exact up to the sort
         np.testing.assert_allclose(np.sort(row.data), np.sort(full[i])[-5:], atol=1e-12)
     small = keep_top_k(sim, 2)
     assert np.diff(small.indptr).tolist() == [2] * 40
+    # tol: as above
     np.testing.assert_allclose(np.sort(small.getrow(3).data), np.sort(full[3])[-2:], atol=1e-12)
 
 
@@ -106,5 +112,6 @@ def test_score_users_is_history_times_similarity():
     hist = sp.csr_matrix(np.array([[1.0, 1.0, 0]]))
     hidden = sp.csr_matrix(np.array([[0, 0, 1.0]]))
     # scores = sim[0] + sim[1] = [0.9, 0.9, 0.3]: the two seen items outrank the hidden one
+    # tol: approx's default: float64 DCG of one item, a rounding (and the next line)
     assert score_users(hist, hidden, sim, top_k=3) == pytest.approx(1 / np.log2(4))
     assert score_users(hist, hidden, sim, top_k=3, mask_seen=True) == pytest.approx(1.0)

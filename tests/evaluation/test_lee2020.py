@@ -26,10 +26,12 @@ def test_macro_auc_matches_sklearn_and_skips_degenerate_tags():
     s[:, 1] *= 100.0  # far outside [0, 1]: no sigmoid saturation
     auc, used = macro_auc(s, y)
     assert used.tolist() == [True] * 4 + [False] * 2
+    # tol: float64 AUC by two algorithms (rationals of denominators < 2,500): a few eps; one pair moves it by 4e-4
     assert auc == pytest.approx(roc_auc_score(y[:, :4], s[:, :4], average="macro"), abs=1e-6)
     s[:, 2] = np.nan  # no reference centroid for tag 2
     auc, used = macro_auc(s, y)
     assert used.tolist() == [True, True, False, True, False, False]
+    # tol: as above
     assert auc == pytest.approx(roc_auc_score(y[:, [0, 1, 3]], s[:, [0, 1, 3]], average="macro"), abs=1e-6)
 
 
@@ -40,6 +42,7 @@ def test_centroid_scores_and_mean_by_track():
     out = mean_by_track(emb, track, tags=tags, logits=emb[:, :2])
     assert out["track"].tolist() == sorted(set(track.tolist()))
     for i, t in enumerate(out["track"].tolist()):
+        # tol: assert_allclose's default rtol 1e-7: float64 means of <= 30 rows, a few eps (and the next line)
         np.testing.assert_allclose(out["emb"][i].numpy(), emb[track == t].mean(0))
         np.testing.assert_allclose(out["logits"][i].numpy(), emb[track == t, :2].mean(0))
         np.testing.assert_array_equal(out["tags"][i].numpy(), tags[track == t][0])
@@ -48,6 +51,7 @@ def test_centroid_scores_and_mean_by_track():
     sc = centroid_scores(emb, emb, ref_tags).numpy()
     for t in range(2):
         c = emb[ref_tags[:, t] > 0].mean(0)
+        # tol: assert_allclose's default: float64 norms of 4 terms, a few eps
         np.testing.assert_allclose(sc[:, t], -np.linalg.norm(emb - c, axis=1))
     assert np.isnan(sc[:, 2]).all()
 
@@ -163,6 +167,7 @@ def test_informative_embeddings_score_high(tmp_path):
         # complete space: a positive of another mood ties a negative of the same mood (3/16 of triplets)
         assert out[f"test/triplet_acc_{cat}"] > 0.85
         assert out[f"test/subspace_triplet_acc_{cat}"] > 0.97 > out[f"test/triplet_acc_{cat}"]
+    # tol: approx's default: the mean of two float64 accuracies, one rounding
     assert out["test/triplet_acc_overall"] == pytest.approx(
         (out["test/triplet_acc_genre"] + out["test/triplet_acc_mood"]) / 2)
     assert out["test/dimsim_acc"] > 0.95
@@ -189,6 +194,8 @@ def test_classifier_auc_from_track_mean_logits_and_options():
     clips = collect(model, dm.test_dataloader(), {"emb": "embed", "logits": "tag_logits"})
     tr = mean_by_track(clips["emb"], clips["track"], tags=clips["tags"], logits=clips["logits"])
     probs = torch.sigmoid(tr["logits"]).numpy()
+    # tol: roc_auc_score on the same float32 sigmoid probabilities vs our float64 path: ties and near ties may
+    # differ by float32 rounding; 1e-5 is far below one pair (1/(n_pos n_neg) ~ 1e-3)
     assert out["test/auc"] == pytest.approx(roc_auc_score(tr["tags"].numpy(), probs, average="macro"), abs=1e-5)
     assert "test/dimsim_acc" not in out
     assert out["test/hit_rate_at_1"] > 0.5  # same tag set (1 in 16 combinations) is much harder than chance

@@ -22,6 +22,7 @@ def test_macro_auroc_matches_sklearn_and_skips_degenerate_columns():
     y[:, 2] = 0  # no positive
     y[:, 3] = 1  # no negative
     s = rng.normal(size=(50, 4))
+    # tol: approx's default: float64 AUC, the same sklearn call on the kept columns
     assert macro_auroc(y, s) == pytest.approx(roc_auc_score(y[:, :2], s[:, :2], average="macro"))
     assert macro_auroc(y, np.full((50, 4), np.nan)) == -1e3
 
@@ -32,7 +33,10 @@ def test_estimator_approaches_sklearn_logistic_regression():
     for t in range(y.shape[1]):
         # same objective: sum BCE + alpha ||w||^2  <=>  sklearn C = 1 / (2 alpha)
         ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10000).fit(x, y[:, t])
+        # tol: optimiser convergence, not float error: SGD (300 minibatch epochs) vs sklearn's converged solver on the
+        # same objective; 0.02 on coefficients of O(1)
         np.testing.assert_allclose(ours.coef_[t], ref.coef_[0], atol=0.02)
+        # tol: as above
         assert ours.intercept_[t] == pytest.approx(ref.intercept_[0], abs=0.02)
     logp = ours.predict_log_proba(x)
     assert logp.shape == y.shape and (logp <= 0).all()
@@ -75,5 +79,7 @@ def test_hand_written_updates_equal_autograd_and_torch_adam(alpha, lr, batch):
     x, y = _data(seed=2, n=300)
     ours = MultiLabelLogisticRegression(alpha=alpha, learning_rate=lr, max_iter=40, batch_size=batch).fit(x, y)
     w, b = _autograd_fit(x, y, alpha, lr, 40, batch)
+    # tol: float32, 40 steps of the same Adam updates in another op order: rounding ~u per step compounding
+    # through 1/sqrt(v); measured on the four kernel legs (and the next line)
     np.testing.assert_allclose(ours.coef_, w, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ours.intercept_, b, rtol=1e-4, atol=1e-5)

@@ -38,6 +38,7 @@ def test_fit_embed_and_resume(corpus, tmp_path):
     assert int(model.model.step) == 12 and int(model.model.n_songs) == 45
     feats = model.embed(songs)
     assert feats.shape == (45, 6) and feats.dtype == np.float32
+    # tol: float32 log responsibilities of 6 components exponentiated and summed: ~K u x a few; 1e-4 is 100x
     assert np.allclose(np.exp(feats).sum(1), 1.0, atol=1e-4)
     # recovered means, mapped back to raw frame space
     w = model.model.elog_beta().exp()
@@ -45,8 +46,10 @@ def test_fit_embed_and_resume(corpus, tmp_path):
     dist = torch.cdist(torch.as_tensor(means), raw).min(1).values
     assert len(raw) == 3 and float(dist.max()) < 0.5
     preds = trainer.predict(model, dataloaders=dm.predict_dataloader())
+    # tol: the same float32 computations in predict's batches vs embed's: ~u x |log r| (< 20) ~ 1e-6
     assert np.allclose(torch.cat(preds).numpy(), feats, atol=1e-5)
     resp = model.responsibilities(songs[:4])
+    # tol: as above (the sum of 6 float32 responsibilities)
     assert resp.shape == (4, 6) and np.allclose(resp.sum(1), 1.0, atol=1e-4)
     ckpt = tmp_path / "hdpgmm.ckpt"
     trainer.save_checkpoint(ckpt)

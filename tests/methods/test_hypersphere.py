@@ -82,13 +82,16 @@ def test_embeddings_follow_the_contract_and_respect_the_mask():
     for embed in (model.embed_music, model.embed_video):
         mu, kappa = embed(b)
         assert mu.shape == (4, 16) and kappa.shape == (4,)
+        # tol: float32 normalised vectors of d = 16: |mu| within ~d u ~ 1e-6
         assert torch.allclose(mu.norm(dim=-1), torch.ones(4), atol=1e-5) and (kappa > 0).all()
     # changing a padded second changes nothing; changing a real one does
     c = {k: v.clone() for k, v in b.items()}
     bump = 3.0 * torch.randn(A, generator=torch.Generator().manual_seed(4))  # not a constant: frames are LayerNormed
     c["audio"][1, -1] += bump
+    # tol: masked frames: the same float32 ops on the unmasked positions, so equal up to a rounding
     assert torch.allclose(model.embed_music(b)[0], model.embed_music(c)[0], atol=1e-6)
     c["audio"][0, -1] += bump
+    # tol: the negation: a changed unmasked frame moves the mean direction by >> 1e-4
     assert not torch.allclose(model.embed_music(b)[0][0], model.embed_music(c)[0][0], atol=1e-4)
     # clip-level features (B, F) are read as T = 1, without a mask
     mu, _ = model.embed_music({"audio": torch.randn(3, A)})
@@ -98,11 +101,14 @@ def test_embeddings_follow_the_contract_and_respect_the_mask():
 def test_masked_mean_and_kappa_head_init():
     h = torch.arange(12.0).reshape(1, 4, 3)
     mask = torch.tensor([[False, False, True, True]])
+    # tol: allclose's default: float32 mean of 2 small integers, exact
     assert torch.allclose(masked_mean(h, mask), h[:, :2].mean(1))
     head = VMFHead(8, dim=128)
     lo, hi = head.kappa_range
+    # tol: values printed to 2 decimals (12.93, 1238.4)
     assert (lo, hi) == pytest.approx((12.93, 1238.4), abs=0.02)  # r = 0.1 and 0.95 at d = 128
     _, kappa = head(torch.randn(5, 8))
+    # tol: 85.17 printed to 2 decimals
     assert torch.allclose(kappa, torch.full((5,), 85.17), atol=0.01)  # r = 0.5, every item
     with pytest.raises(ValueError, match="kappa_min"):
         VMFHead(8, dim=16, kappa_min=5.0, kappa_init=2.0)

@@ -56,6 +56,7 @@ def test_heads_are_the_papers_equations():
     cosine = ProxyHead(16, 4, temperature=0.5, normalize_proxies=True)  # the named alternative
     torch.testing.assert_close(cosine(f), F.normalize(f, dim=1) @ F.normalize(cosine.proxies, dim=1).T / 0.5,
                                rtol=0, atol=1e-5)
+    # tol: the negation at allclose's default: unnormalised logits scale by 3.7, far beyond 1e-5
     assert not torch.allclose(TagHead(16, 4)(f), TagHead(16, 4)(3.7 * f))
     with pytest.raises(ValueError, match="temperature"):
         ProxyHead(16, 4, temperature=0.0)
@@ -67,6 +68,7 @@ def test_embeddings_are_unit_length_for_the_normalised_models_only():
                         (ClassificationMethod(Identity(), normalize=False, bias=True, data_info=INFO), False),
                         (ProxyMethod(Identity(), data_info=INFO), True), (TripletMethod(Identity(), data_info=INFO), True)):
         norms = model.embed(x).norm(dim=1)
+        # tol: float32 unit vectors of d = 8: |x| within ~d u ~ 5e-7
         assert torch.allclose(norms, torch.ones(3), atol=1e-6) == unit
 
 
@@ -101,6 +103,7 @@ def test_triplet_step_matches_a_hand_computed_masked_hinge():
               for i in range(b)) / b
     track = sum(hinge(batch["track_anchor"][i], batch["track_positive"][i], batch["track_negative"][i],
                       torch.ones(8)) for i in range(b)) / b
+    # tol: float32 cosines of 8-d masked vectors vs the float64 naive loop: ~d u per cosine ~ 1e-6 relative
     assert float(loss) == pytest.approx(cat + 0.5 * track, rel=1e-5)
 
 
@@ -112,6 +115,7 @@ def test_tagging_methods_train_with_bce():
         batch = {"x": torch.randn(4, 8), "tags": torch.randint(0, 2, (4, 8)).float()}
         loss = model.training_step(batch, 0)
         expected = F.binary_cross_entropy_with_logits(model.tag_logits(batch["x"]), batch["tags"])
+        # tol: approx's default rel 1e-6: the same float32 BCE on the same logits, a rounding
         assert float(loss) == pytest.approx(float(expected))
         loss.backward()
 

@@ -36,6 +36,7 @@ def test_matches_sklearn_pipeline(tmp_path, learner, sk):
     pred = make_pipeline(*steps).fit(x.astype(np.float64), y).predict(xt.astype(np.float64))
     ours = KNeighborsClassifier(n_neighbors=1).fit(model.embed_array(x), y).predict(model.embed_array(xt))
     assert (pred == ours).mean() >= 0.97  # float rounding may flip a near tie
+    # tol: approx's default: an accuracy of integer counts, one rounding
     assert metrics["test/accuracy"] == pytest.approx(float((ours == yt).mean()))
     assert tr.global_step == 1 and bool(model.fitted)
     saved = np.load(tmp_path / EMBEDDINGS_FILE)
@@ -49,6 +50,7 @@ def test_checkpoint_round_trip_resizes_buffers(tmp_path):
     tr.save_checkpoint(ckpt)
     fresh = LinearMetricMethod(LDA(), data_info=dm.data_info)
     again = trainer(tmp_path / "t").test(fresh, datamodule=dm, ckpt_path=str(ckpt), verbose=False)[0]
+    # tol: approx's default: the same model restored from a checkpoint gives the same counts; its components bitwise
     assert again["test/accuracy"] == pytest.approx(metrics["test/accuracy"])
     torch.testing.assert_close(fresh.components, model.components)
 
@@ -68,6 +70,7 @@ def test_lmnn_descends_and_helps_on_unscaled_blobs(tmp_path):
 def test_lmnn_pca_init_is_a_rotation():
     x = torch.randn(50, 4, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.2, 3.0], dtype=torch.float64)
     P = pca_components(x)
+    # tol: assert_close's float64 default (1e-7): P P' of an orthogonal 4 x 4, a few eps
     torch.testing.assert_close(P @ P.T, torch.eye(4, dtype=torch.float64))
     assert LMNN(max_iter=1).fit(x, torch.arange(50) % 2).shape == (4, 4)
 
@@ -79,4 +82,5 @@ def test_lmnn_gpu_matches_cpu():
     cpu = LMNN(max_iter=30).fit(x, y)
     gpu = LMNN(max_iter=30).fit(x.cuda(), y.cuda())
     assert gpu.device.type == "cuda"
+    # tol: CPU vs CUDA float64 (30 iterations): cuBLAS's other summation orders, ~1e-14 amplified by the fit
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-6, atol=1e-8)

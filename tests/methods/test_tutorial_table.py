@@ -51,5 +51,7 @@ def test_published_linear_rows_reproduce(nsynth, tmp_path, row):
     tr = trainer(tmp_path)
     tr.fit(model, datamodule=nsynth)
     metrics = tr.test(model, datamodule=nsynth, verbose=False)[0]
+    # tol: not float error: a fit on the real data reproduces the paper's number printed to 2 decimals within
+    # 0.02 (measured); the next line likewise
     assert metrics["test/accuracy"] == pytest.approx(acc, abs=0.02)
     assert metrics["test/macro_f1"] == pytest.approx(f1, abs=0.02)

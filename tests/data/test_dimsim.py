@@ -64,6 +64,7 @@ def test_prepare_cuts_3s_clips(prepared, dimsim_root):
     x = c.load(cid)
     assert x.shape == (129, 128)
     ref = logmel_lee2020(load_audio(dimsim_root / "msd_audio" / f"{TRACKS[1]}.mp3", offset=2.5, duration=3.0))
+    # tol: the cache stores float16: half a step, 2^-11 |x| <= 2e-3 for log-mel values below 8
     np.testing.assert_allclose(x, ref, atol=2e-3)
     assert [f["item_id"] for f in read_failures(prepared)] == ["TRZZZZZ128F0000000@0"]  # no audio: reported
 
@@ -97,6 +98,7 @@ def test_triplets_over_their_own_clips(prepared, dimsim_root):
     assert first == (f"{a}@{int(1.0 * 22050)}", f"{b}@{int(2.5 * 22050)}")
     assert d.song1_vote.tolist() == [1.0, 0.0] and d.song2_vote.tolist() == [0.0, 1.0]
     cached = np.asarray(dm.cache.load(dm.table.ids[rows[d.song1[0]]]), dtype=np.float32)[:129]
+    # tol: exact: 2 x a float16 value read back as float32 (assert_allclose's default rtol 1e-7)
     np.testing.assert_allclose(x[d.song1[0]].numpy(), 2.0 * cached)  # the caller's transform, the whole 3 s
 
 
@@ -104,5 +106,6 @@ def test_triplet_accuracy():
     a = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     s1 = np.array([[1.0, 0.0], [3.0, 0.0], [1.0, 0.0]])
     s2 = np.array([[2.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # tol: approx's default: a fraction of counts; the 1e-9 shift keeps the tie a tie (distances equal)
     assert triplet_accuracy(a + 1e-9, s1, s2, np.array([0, 1, 0])) == pytest.approx(2 / 3)  # the tie is wrong
     assert triplet_accuracy(a + 1, s1, s2, np.array([0, 0, 1]), metric="cosine") >= 0

@@ -32,8 +32,10 @@ def test_deterministic_and_shaped(catalogue):
     n_u = np.diff(a.plays.indptr)
     assert a.plays.shape == (300, 200) and n_u.min() >= 5 and n_u.max() <= 100
     assert 15 < n_u.mean() < 40  # mean_items = 25
+    # tol: allclose's default: synthetic play counts are whole numbers stored as floats, exact
     assert (a.plays.data >= 1).all() and np.allclose(a.plays.data, np.round(a.plays.data))
     assert set(a.taste) == {"genre", "era", "instrument"}
+    # tol: assert_allclose's default rtol 1e-7: float64 shares normalised to sum 1, a few eps
     np.testing.assert_allclose(a.taste["genre"].sum(1), 1.0)
 
 

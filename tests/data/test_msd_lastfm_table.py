@@ -46,8 +46,10 @@ def test_triplet_batches_and_evaluation_loaders(msd_data):
     assert [dm.table.ids[r] for r in tracks.unique_consecutive()] == msd_data["test"]
     assert torch.bincount(tracks).max() == 2 and len(tracks) == 2 * N_TEST
     again = torch.cat([b["x"] for b in dm.test_dataloader()])
+    # tol: assert_close's default: the same batches read twice, bitwise
     torch.testing.assert_close(torch.cat([b["x"] for b in test_batches]), again)
     x0 = np.asarray(dm.cache.load(msd_data["test"][0])[:129], dtype=np.float32)
+    # tol: the same float32 formula (x - 0.2) / 0.25 in torch and numpy: equal up to an ulp (rtol 1e-6 ~ 16 u)
     np.testing.assert_allclose(test_batches[0]["x"][0].numpy(), normalize_lee2020(x0), rtol=1e-6)
     ref = torch.cat([b["track"] for b in dm.reference_dataloader()])
     assert {dm.table.ids[r] for r in ref.tolist()} == set(msd_data["train"][N_TRAIN:])

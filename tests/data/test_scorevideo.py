@@ -114,6 +114,7 @@ def test_records_parse_with_an_independent_reader(built):
             assert all(len(b) == dim for b in frames)
             q = np.stack([np.frombuffer(b, np.uint8) for b in frames])
             np.testing.assert_array_equal(quantize(feats), q)
+            # tol: values on the 8-bit grid: quantise then dequantise returns them up to float32 rounding (~u x 2)
             np.testing.assert_allclose(dequantize(q), feats, atol=1e-6)
 
 
@@ -132,6 +133,7 @@ def test_rgb_is_the_score_at_the_rendering_tempo(built):
     one_note = ParsedPiece([np.array([[0.0, 1.0, 60.0], [1.0, 0.5, 62.0]])], "major", 0, 1.5)
     roll = piano_roll_frames(one_note, bpm=120.0, seconds=2).reshape(2, 128, 8)
     o = (roll + 2) / 4  # occupancy
+    # tol: assert_allclose's default: occupancies of whole frames, exact small integers / 4 (and the next line)
     np.testing.assert_allclose(o[0, 60], [1, 1, 1, 1, 0, 0, 0, 0])  # a quarter note = 0.5 s at 120 BPM
     np.testing.assert_allclose(o[0, 62], [0, 0, 0, 0, 1, 1, 0, 0])
     assert o[1].max() == 0 and o[0].sum() == 6

@@ -35,6 +35,7 @@ def test_dequantize_round_trip():
     x = np.linspace(-2, 2, 1001)
     assert np.abs(dequantize(quantize(x)) - x).max() <= 4 / 255  # within one quantisation step
     # YouTube-8M's starter code: x * 4/255 + 4/512 - 2
+    # tol: float32 dequantisation of 0 and 255: one rounding of values ~2, within 2u x 2 = 2.4e-7
     assert dequantize(np.array([0, 255], np.uint8)).tolist() == pytest.approx([4 / 512 - 2, 2 + 4 / 512], abs=1e-6)
 
 
@@ -46,9 +47,11 @@ def test_read_records(yt_root):
     assert labels.tolist() == [MUSIC, 2]
     if level == "video":
         assert audio.shape == (1, 128) and rgb.shape == (1, 1024)
+        # tol: float32 mean of 5 dequantised rows vs numpy's: a few u x |x| <= 2
         np.testing.assert_allclose(audio[0], train[0]["audio"].mean(0), atol=1e-6)
     else:
         assert audio.shape == (5, 128) and rgb.shape == (5, 1024)
+        # tol: one quantisation step (4 / 255): the frames are stored as uint8
         np.testing.assert_allclose(audio, train[0]["audio"], atol=4 / 255)
     assert read_vocabulary(root / "vocabulary.csv")["Music video"] == MUSIC
 

@@ -36,6 +36,8 @@ def cell(df, row, column):
 def test_aggregate_mean_std_n(spec):
     agg = aggregate(spec, records())
     slow = cell(agg, "slow", "acc")
+    # tol: approx's default rel 1e-6 (here to the end of the test): float64 means / stds of a few hand-set values,
+    # a few eps
     assert slow["mean"] == pytest.approx(65.0) and slow["n"] == 2
     assert slow["std"] == pytest.approx(math.sqrt(50.0))  # (60-65)^2 + (70-65)^2 over n-1 = 1, sqrt(50)
     fast = cell(agg, "fast", "acc")  # the failed seed is not counted
@@ -62,6 +64,7 @@ def test_compare_statuses_and_deltas(tmp_path):
                     "toy_table,broken,acc,50.0,%,T1,0,0,check,\n")       # not run on our side
     spec = load_spec(write_toy_table(tmp_path, published=pub))
     df = compare(spec, aggregate(spec, records()), load_reference(spec.published, spec))
+    # tol: approx's default (and the next lines): float64 differences of hand-set values, a few eps
     assert cell(df, "slow", "acc")["status"] == "ok" and cell(df, "slow", "acc")["delta"] == pytest.approx(-1.0)
     assert cell(df, "slow", "acc")["verdict"] == "worse"
     assert cell(df, "fast", "acc")["status"] == "miss" and cell(df, "fast", "acc")["delta"] == pytest.approx(-2.0)
@@ -95,8 +98,10 @@ def test_claims(spec):
     claims = evaluate_claims(spec, agg)
     # fast 80 (one seed) vs slow 60, 70: effect 15 +- t(0.975, 1 dof) * sqrt(50 / 2) = 12.706 * 5 from the seeds
     # alone (two seeds: one degree of freedom; mirbench.bench.stats)
+    # tol: approx's default: float64, a few eps
     assert claims.iloc[0]["status"] == "inconclusive" and claims.iloc[0]["lhs"] == pytest.approx(80.0)
     assert claims.iloc[0]["effect"] == pytest.approx(15.0)
+    # tol: t(0.975, 1) = 12.7062 printed to 4 decimals: 5 x 5e-5 rounded up to 0.01
     assert claims.iloc[0]["effect_lo"] == pytest.approx(15.0 - 12.7062 * 5, abs=0.01)
 
     def with_margin(m):

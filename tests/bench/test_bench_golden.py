@@ -50,5 +50,6 @@ def test_holm_and_p():
     assert holm(np.array([0.001, 0.006, 0.03, np.nan]), 0.01).tolist() == [True, False, False, False]
     assert holm(np.array([0.001, 0.0045, 0.03]), 0.01).tolist() == [True, True, False]  # 0.0045 <= 0.01 / 2 after 0.001 <= 0.01 / 3
     p, se, dof = two_sample_p(0.0, 1.0, 3, 3.0, 3)
+    # tol: approx's default: float64 sqrt of a hand-set value, a few eps
     assert p == 1.0 and se == pytest.approx(math.sqrt(3 * (2 / 3))) and dof == 4
     assert two_sample_p(0.05, 0.0, 3, 0.0, 3, floor=0.1)[0] == 1.0  # within the floor: never a miss

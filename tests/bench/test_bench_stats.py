@@ -73,17 +73,21 @@ def test_claim_difference_covers_95_percent():
     assert 0.93 <= cov <= 0.97
     # judge() uses the same rule: its interval equals the vectorised one on the first table
     j = judge(spread(list(values[0, :n]), list(runs[0, :n])), spread(list(values[0, n:]), list(runs[0, n:])))
+    # tol: approx's default: the same float64 t interval computed twice (scalar and vectorised), a few eps
     assert j.hi - j.lo == pytest.approx(2 * half[0]) and j.effect == pytest.approx(d[0])
 
 
 def test_spread_rules():
     """Hand-checked cases: t with 2 dof for 3 seeds without replicates; items only for one seed."""
     sp = spread([60.0, 70.0, 80.0], [None] * 3)
+    # tol: quantiles printed to 7 digits (4.302653): rel 1e-6 covers their rounding
     assert sp.dof == pytest.approx(2.0) and sp.half == pytest.approx(4.302653 * 10 / math.sqrt(3), rel=1e-6)
     reps = np.random.default_rng(0).normal(50.0, 2.0, 1000)
     one = spread([50.0], [reps])  # one seed (Nakatsuka, the ablations): an items-only z interval
     assert one.sources == "items" and one.dof == math.inf
+    # tol: as above (1.959964)
     assert one.half == pytest.approx(1.959964 * np.std(reps, ddof=1), rel=1e-6)
     same = spread([50.0, 50.0, 50.0], [reps] * 3)  # identical runs: items only, no seed spread
+    # tol: approx's rel 1e-6: identical runs give the same items-only interval up to float64 rounding
     assert same.half == pytest.approx(one.half, rel=1e-6) and same.sources == "items+seeds"
     assert math.isnan(spread([50.0], [None]).half)

@@ -25,9 +25,11 @@ def test_figure3_constants_are_the_authors_runs(shared_data):
     for kind, points in FIGURE3.items():
         for x, cells in points.items():
             if kind == "eta":
+                # tol: float selection, not a comparison: the grid values are read back from CSV, equal to a few eps
                 sel = h[(h.n_train == "200k") & ((h.regularization - x).abs() < 1e-12)]
             else:
                 n_train = {2000: "2k", 20000: "20k", 213354: "200k"}[x]
+                # tol: as above
                 sel = h[(h.n_train == n_train) & ((h.regularization - 0.1).abs() < 1e-12)]
             for col, (mean, sd) in cells.items():
                 s = sel[sel.dataset == DATASET[col]].score
@@ -125,4 +127,5 @@ def test_figure_error_bars_are_the_tables_intervals(tmp_path):
     df = pd.concat([_records(["hdpgmm"], lambda r, v=v: {"test/gtzan_macro_f1": v}).assign(seed=s)
                     for s, v in enumerate(values)])
     mean, half = cell_intervals(spec, df, tmp_path)[("hdpgmm", "gtzan_macro_f1")]
+    # tol: approx's default: float64 mean and 1.959964 x std / sqrt(3) (the same quantile as the code), a few eps
     assert mean == pytest.approx(0.34) and half == pytest.approx(1.959964 * np.std(values, ddof=1) / np.sqrt(3))

@@ -54,6 +54,15 @@ class ColumnSpec:
     relative_to: str = ""  # row id: values are divided by that row's mean (e.g. training-time ratio)
     unit: str = ""
     bounds: tuple[float, float] | None = (0.0, 1.0)  # the metric's range before ``scale``; None: unbounded
+    # Display only: a diagnostic describes a model (e.g. a concentration kappa), it does not score it, so no row
+    # of it is "best"; ``chance`` (printed units) is what a random model scores, drawn as a line in the plots.
+    diagnostic: bool = False
+    chance: float | None = None
+
+    @property
+    def cost(self) -> bool:
+        """A cost (a time the runner measures, or a ratio of one): lower is cheaper, not a better result."""
+        return self.metric in RUN_METRICS or bool(self.relative_to)
 
 
 @dataclass(frozen=True)

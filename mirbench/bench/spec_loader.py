@@ -133,7 +133,8 @@ class SpecLoader:
 
     def column(self, c: Any, key: str) -> ColumnSpec:
         c = self.mapping(c, key, ("id", "metric"),
-                         ("label", "scale", "format", "higher_is_better", "relative_to", "unit", "bounds"))
+                         ("label", "scale", "format", "higher_is_better", "relative_to", "unit", "bounds", "diagnostic",
+                          "chance"))
         fmt = c.get("format", "{:.3f}")
         try:
             fmt.format(1.0)
@@ -144,7 +145,9 @@ class SpecLoader:
                           metric=metric, scale=float(self.get(c, "scale", key, (int, float), 1.0)), format=fmt,
                           higher_is_better=self.direction(c, key, metric),
                           relative_to=self.get(c, "relative_to", key, (str,), ""),
-                          unit=self.get(c, "unit", key, (str,), ""), bounds=self.bounds(c, f"{key}.bounds"))
+                          unit=self.get(c, "unit", key, (str,), ""), bounds=self.bounds(c, f"{key}.bounds"),
+                          diagnostic=self.get(c, "diagnostic", key, (bool,), False),
+                          chance=self.get(c, "chance", key, (int, float, type(None)), None))
 
     def direction(self, c: dict, key: str, metric: str) -> bool:
         """The metric's direction (:func:`~mirbench.bench.spec.higher_is_better`); a column may state it only for

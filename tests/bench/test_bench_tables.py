@@ -46,17 +46,53 @@ def test_markdown_ours_with_intervals_then_published(table):
     assert "Our choice: three steps of SGD." in md.split("## Results")[0]  # notes at the top
     ours, published = md.split("### Ours")[1].split("Published:")
     def by_row(text):
-        return {ln.split(" | ")[1]: ln for ln in text.splitlines() if " | `" in ln}
+        return {ln.split(" | ")[0].lstrip("| "): ln for ln in text.splitlines() if ln.startswith("| `")}
     lines = by_row(ours)
     # slow: seeds 60, 70 -> 65.0, no replicates: half-width from the seeds = t(0.975, 1 dof) * sqrt(50 / 2) = 63.5
     assert "| `slow` | 2 | 65.0±63.5 | 0.800±1.271 |" in lines["`slow`"]
-    assert "| `fast` | 1 | **80.0** | **0.400** |" in lines["`fast`"]  # one seed, no interval
+    # one seed, no interval: its lead cannot be resolved, so it is not bold
+    assert "| `fast` | 1 | 80.0 | 0.400 |" in lines["`fast`"]
+    assert "| *Loss view* |" in ours  # a group is a header line, not a column
     pub = by_row(published.split("##")[0])
-    assert "| `slow` | 70.0 MISS |" in pub["`slow`"] and "| **75.0** ok | **0.350** |" in pub["`fast`"]
+    assert "| `slow` | 70.0 MISS |" in pub["`slow`"] and "| `fast` | 75.0 ok | 0.350 |" in pub["`fast`"]
+    assert "`broken`" not in published.split("##")[0]  # a row without published values is left out there
     assert "- we train fewer steps (1 cells)" in md  # a known-gap reason once, with its count
     assert "`fast_wins`" in md and "**inconclusive** (required)" in md and "effect +15.0 [-48.5, +78.5]" in md
     assert "broken seed=0: RuntimeError: boom" in md
-    assert max(len(ln) for ln in md.split("## Results")[1].splitlines() if ln.startswith("|")) <= 120
+    assert "- `fast_loss`: SGD lr 0.5 (loss) — Loss view; the runs of `fast`, other metrics" in md  # legend as a list
+    assert "Time ratio: ratio to `slow` (1 by definition); a cost, never bold" in md
+    assert max(len(ln) for ln in md.splitlines()) <= 120
+
+
+def test_bold_only_a_resolved_best_never_a_cost(table):
+    """Three seeds each, far apart: fast's accuracy and loss leads are resolved (bold); the time ratio is a cost and
+    its reference row is 1 by definition (never bold); a lead inside the intervals is not bold."""
+    spec, results = table
+    for seed in (0, 1, 2):
+        put(results, "slow", seed, **{"test/acc": 0.60 + 0.01 * seed, "test/loss": 0.9 + 0.01 * seed,
+                                      "fit_time_s": 10.0 + seed})
+        put(results, "fast", seed, **{"test/acc": 0.80 + 0.01 * seed, "test/loss": 0.4 + 0.01 * seed,
+                                      "fit_time_s": 18.0 + seed})
+    report = build_report(spec, results_root=results)
+    ours = report.markdown().split("### Ours")[1].split("Published:")[0]
+    assert "| `fast` | 3 | **81.0**±2.5 | **0.410**±0.025 |" in ours  # t(0.975, 2) * 0.01 / sqrt(3) = 0.025
+    assert "**" not in "".join(ln.split(" | ")[-1] for ln in ours.splitlines() if ln.startswith("| `"))
+    assert report.bold() == {("fast", "acc"), ("fast", "loss"), ("fast_loss", "loss")}  # fast_loss reads fast's runs
+    put(results, "slow", 2, **{"test/acc": 0.99, "test/loss": 0.9, "fit_time_s": 12.0})  # now within reach
+    assert ("fast", "acc") not in build_report(spec, results_root=results).bold()
+
+
+def test_claim_effects_print_enough_digits_for_their_sign():
+    from types import SimpleNamespace
+
+    from mirbench.bench.spec import ColumnSpec
+    from mirbench.bench.tables import _claim_numbers
+
+    col = ColumnSpec("x", "X", "test/x", format="{:.0f}")
+    claim = SimpleNamespace(lhs=89.4, rhs=89.0, effect=0.4, effect_lo=0.04, effect_hi=0.76)
+    assert _claim_numbers(claim, col) == ("89.4", "89.0", "+0.40 [+0.04, +0.76]")  # not "89 vs 89, +0 [+0, +1]"
+    wide = SimpleNamespace(lhs=66.2, rhs=40.1, effect=26.1, effect_lo=13.8, effect_hi=38.4)
+    assert _claim_numbers(wide, ColumnSpec("x", "X", "test/x", format="{:.1f}"))[2] == "+26.1 [+13.8, +38.4]"
 
 
 def test_write_table_and_plots(table):
@@ -65,12 +101,46 @@ def test_write_table_and_plots(table):
     paths = output_paths(spec, "default", results)
     assert all(p.is_file() for p in paths.values())
     tex = paths["tex"].read_text()
-    assert r"\textbf{80.0} (75.0)" in tex and r"65.0$\pm$63.5 (70.0)" in tex and r"\toprule" in tex
+    assert r"\toprule" in tex and r"65.0$\pm$63.5" in tex and "(70.0)" not in tex  # no published in brackets
+    ours, published = tex.split(r"\textit{Published}")
+    assert r"\textit{Ours}" in ours and "SGD lr 0.01 &  & 70.0 &" in published  # a block of its own, below
+    assert max(len(ln) for ln in tex.splitlines()) <= 120
     csv = paths["csv"].read_text().splitlines()
     assert csv[0].startswith("table_id,profile,row,column,mean,std,n,values,half,lo,hi,") and len(csv) == 1 + 4 * 3
     pngs = make_plots(spec, report=report, results_root=results)
     assert sorted(p.name for p in pngs) == ["acc_bars.png", "curves.png", "custom.png", "grouped.png"]
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_plots_render_byte_for_byte_the_same(table):
+    """A no-op re-render leaves every PNG and PDF as it was (no creation date in the PDF), so git stays clean."""
+    import hashlib
+
+    spec, results = table
+    report = build_report(spec, results_root=results)
+
+    def digests():
+        make_plots(spec, report=report, results_root=results)
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in (results / "toy_table").iterdir() if p.suffix in (".png", ".pdf")}
+
+    first = digests()
+    assert any(name.endswith(".pdf") for name in first) and digests() == first
+
+
+def test_plots_keep_ours_and_published_apart_and_few_series_per_panel(table):
+    import dataclasses
+
+    from mirbench.bench.figures.plots import MAX_SERIES, _lines, panels_of
+    from mirbench.bench.spec import RowSpec
+
+    spec, results = table
+    report = build_report(spec, results_root=results)
+    plot = dataclasses.replace(next(p for p in spec.plots if p.id == "curves"), published=True)
+    titles = [ax.get_title() for ax in _lines(spec, report, plot).axes]
+    assert any(t.startswith("ours") for t in titles) and any(t.startswith("published") for t in titles)
+    rows = [RowSpec(f"r{i}", f"R{i}") for i in range(11)]
+    assert [len(members) for _, members in panels_of(rows)] == [MAX_SERIES, 3]
 
 
 def test_check_exit_codes(table, tmp_path, capsys):
@@ -186,7 +256,8 @@ def test_check_and_table_name_a_truncated_replicates_file_and_say_what_is_wrong(
     assert len(line) == 1 and "truncated or damaged .npz of bootstrap replicates" in line[0], out
     assert "re-run the row, or delete the file" in line[0] and "Traceback" not in out
     assert main(["table", str(spec.path), "--results", str(results), "--no-plots"]) == 0
-    assert f"`{boot}` (a truncated or damaged .npz" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # table.md wraps its lines at 120 characters
+    assert f"`{boot}` (a truncated or damaged .npz" in out
 
 
 @pytest.mark.parametrize("content, what", [

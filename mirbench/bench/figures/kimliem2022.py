@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mirbench.evaluation.interpret import plot_component_tags, top_component_tags  # noqa: E402
-from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
+from mirbench.bench.figures.runs import (plot_rows, records_profile, row_files, row_label,  # noqa: E402
+                                          save_figure)
 from mirbench.evaluation.kimliem2022 import RESPONSIBILITIES_FILE  # noqa: E402
 
 # Table-4 column -> (metric, the paper's data set, our stand-in for it): panels and axes name both.
@@ -98,7 +99,7 @@ def component_tags(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> 
     fig = plot_component_tags(d["song_comp"], d["tags"], list(d["tag_names"]), N_TOP_COMPONENTS, N_TOP_TAGS)
     fig.axes[0].set_title((plot.title if plot is not None and plot.title else "HDPGMM components") + f"\n({label})",
                           fontsize=9)
-    fig.savefig(png, dpi=110, bbox_inches="tight")
+    save_figure(fig, png, dpi=110, pdf=False, bbox_inches="tight")
     plt.close(fig)
     return [csv, md, png]
 
@@ -109,9 +110,8 @@ def _save(fig, handles, labels, spec, plot, default_id: str, profile: str, out_d
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(plot.title if plot is not None and plot.title else spec.title, fontsize=9)
     fig.tight_layout(rect=(0, margin, 1, 1 - margin))
-    path = Path(out_dir) / f"{plot.id if plot is not None else default_id}{_suffix(profile)}.png"
-    fig.savefig(path, dpi=110)
-    fig.savefig(path.with_suffix(".pdf"))
+    path = save_figure(fig, Path(out_dir) / f"{plot.id if plot is not None else default_id}{_suffix(profile)}.png",
+                       dpi=110)
     plt.close(fig)
     return path
 
@@ -159,7 +159,7 @@ def published_vs_ours(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) 
             _tight(ax, vals)
             ax.grid(alpha=0.3)
         axes[0][j].set_title(f"{metric}: ours on the {our_data}, the paper on {paper_data}", fontsize=8)
-        axes[1][j].set_xticks(x, [r.label.split(" (")[0] for r in rows], rotation=30, fontsize=8)
+        axes[1][j].set_xticks(x, [r.label.split(" (")[0] for r in rows], fontsize=7)  # short names: no rotation
     handles = [axes[0][0].get_legend_handles_labels(), axes[1][0].get_legend_handles_labels()]
     return [_save(fig, handles[0][0] + handles[1][0], handles[0][1] + handles[1][1], spec, plot, "published_vs_ours",
                   profile, out_dir, margin=0.05)]
@@ -253,7 +253,8 @@ ABLATIONS_TABLE = "hdpgmm2022_ablations"
 def figure3_of_ablations(spec, records_df: pd.DataFrame, out_dir: Path, plot=None) -> list[Path]:
     """:func:`figure3` drawn into this table's folder from the runs recorded for the sibling table
     ``hdpgmm2022_ablations`` under the same profile (``make table-hdpgmm2022_ablations`` makes them; the
-    repository ships them), so ``make table-hdpgmm2022`` shows Table 4 with both of the paper's figures."""
+    repository ships them), so ``make table-hdpgmm2022`` shows Table 4 with both of the paper's figures; drawn with
+    the ablation table's plot spec, so it is the same file as ``results/hdpgmm2022_ablations/figure3.png``."""
     from mirbench.bench.records import load_records, records_frame
     from mirbench.bench.spec import load_spec
 
@@ -264,4 +265,6 @@ def figure3_of_ablations(spec, records_df: pd.DataFrame, out_dir: Path, plot=Non
         warnings.warn(f"figure3: no {ABLATIONS_TABLE} runs under profile {profile!r} in {Path(out_dir).parent}; "
                       f"`make table-{ABLATIONS_TABLE}` records them; skipped")
         return []
-    return figure3(ablations, records_frame(records), out_dir, plot)
+    # the ablation table's own plot (its title too), so both tables' figure3.png are one picture, byte for byte
+    own = next((p for p in ablations.plots if p.id == "figure3"), plot)
+    return figure3(ablations, records_frame(records), out_dir, own)

@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
+from mirbench.bench.figures.runs import (plot_rows, records_profile, row_files, row_label,  # noqa: E402
+                                          save_figure)
 from mirbench.evaluation.nakatsuka2024 import PAIRED_EMBEDDINGS_FILE  # noqa: E402
 
 MARKER_AREA = (12.0, 260.0)  # points^2 for the smallest / largest kappa drawn
@@ -130,7 +131,6 @@ def learned_distributions(spec, records_df: pd.DataFrame, out_dir: Path, plot=No
     name = plot.id if plot is not None else "distributions"
     suffix = "" if profile == "default" else f".{profile}"
     paths = [out_dir / f"{name}{suffix}.png", out_dir / f"{name}{suffix}.pdf"]
-    fig.savefig(paths[0], dpi=120)
-    fig.savefig(paths[1])
+    save_figure(fig, paths[0], dpi=120)
     plt.close(fig)
     return paths

@@ -26,7 +26,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from mirbench.bench.figures.runs import plot_rows, records_profile, row_files, row_label  # noqa: E402
+from mirbench.bench.figures.runs import (plot_rows, records_profile, row_files, row_label,  # noqa: E402
+                                          save_figure)
 from mirbench.evaluation.embeddings import EMBEDDINGS_FILE  # noqa: E402
 
 FIXED_PANELS = (("knn", "Raw features (standardised)"), ("lda", "LDA"), ("lmnn", "LMNN"))
@@ -145,6 +146,6 @@ def _save(fig, legend_ax, title: str, out_dir: Path, name: str, profile: str, nc
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     suffix = "" if profile == "default" else f".{profile}"
     path = out_dir / f"{name}{suffix}.png"
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110, pdf=False)
     plt.close(fig)
     return path

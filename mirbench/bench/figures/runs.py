@@ -46,3 +46,18 @@ def row_files(records_df: pd.DataFrame, out_dir: Path, rows, name: str) -> Itera
 def row_label(spec, row: str) -> str:
     """The spec's label of ``row`` (the id itself when the spec has no such row)."""
     return next((r.label for r in spec.rows if r.id == row), row)
+
+
+# Fixed metadata so that rendering the same records twice gives the same bytes (a no-op `mirbench table` leaves
+# git clean): matplotlib stamps a PDF with its creation date unless told not to; the PNG "Software" key is fixed.
+PDF_METADATA = {"CreationDate": None}
+PNG_METADATA = {"Software": "mirbench (matplotlib)"}
+
+
+def save_figure(fig, path: Path, dpi: int = 120, pdf: bool = True, **kwargs) -> Path:
+    """``fig`` as ``path`` (PNG) and, with ``pdf``, beside it as ``.pdf``, both byte-reproducible; returns ``path``."""
+    path = Path(path)
+    fig.savefig(path, dpi=dpi, metadata=PNG_METADATA, **kwargs)
+    if pdf:
+        fig.savefig(path.with_suffix(".pdf"), metadata=PDF_METADATA, **kwargs)
+    return path

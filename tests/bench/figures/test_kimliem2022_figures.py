@@ -3,6 +3,7 @@ tag table on a planted association, every plot function writes its files."""
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import pytest
 
 from mirbench.bench.spec import load_spec
@@ -119,7 +120,7 @@ def test_main_table_draws_figure3_from_the_ablation_runs(tmp_path):
 
 
 def test_figure_error_bars_are_the_tables_intervals(tmp_path):
-    """The figures draw the table's 95 % half-widths (here seeds only: 1.96 * SD / sqrt(n)), not the SD."""
+    """The figures draw the table's 95 % half-widths (here seeds only: t(0.975, n - 1) * SD / sqrt(n)), not the SD."""
     from mirbench.bench.figures.kimliem2022 import cell_intervals
 
     spec = load_spec("hdpgmm2022")
@@ -127,5 +128,7 @@ def test_figure_error_bars_are_the_tables_intervals(tmp_path):
     df = pd.concat([_records(["hdpgmm"], lambda r, v=v: {"test/gtzan_macro_f1": v}).assign(seed=s)
                     for s, v in enumerate(values)])
     mean, half = cell_intervals(spec, df, tmp_path)[("hdpgmm", "gtzan_macro_f1")]
-    # tol: approx's default: float64 mean and 1.959964 x std / sqrt(3) (the same quantile as the code), a few eps
-    assert mean == pytest.approx(0.34) and half == pytest.approx(1.959964 * np.std(values, ddof=1) / np.sqrt(3))
+    # tol: approx's default: float64 mean and Student's t with 2 dof (4.303, the quantile of docs/statistics.md for a
+    # seeds-only cell) x std / sqrt(3), a few eps
+    q = scipy.stats.t.ppf(0.975, 2)
+    assert mean == pytest.approx(0.34) and half == pytest.approx(q * np.std(values, ddof=1) / np.sqrt(3))

@@ -153,6 +153,22 @@ class TableReport:
             notes.append(f"{', '.join(diag)}: diagnostics (they describe a model, they do not score it), never bold")
         return [f"*{'; '.join(notes)}.*"] if notes else []
 
+    def _chance_note(self, section: SectionSpec | None) -> list[str]:
+        """The cells of ours whose 95 % interval covers the column's chance level (``chance`` in the spec): a row
+        there is not shown to beat a random model on that column (a collapsed or untrained model scores about this)."""
+        rows, columns = self._rows_cols(section)
+        hits = []
+        for col in columns:
+            if col.chance is None:
+                continue
+            for row in rows:
+                c = self.cell(row.id, col.id)
+                if c.n and math.isfinite(c.half) and c.mean - c.half <= col.chance <= c.mean + c.half:
+                    hits.append(f"`{row.id}`{NBSP}{_md_escape(header_label(col))}")
+        if not hits:
+            return []
+        return [f"*At chance (the 95 % interval covers the chance level of the column): {', '.join(hits)}.*"]
+
     def _resolution_lines(self) -> list[str]:
         """Median half-width per column, one list item per printed table (a label such as MRR may appear in
         several: the section title says which, e.g. the retrieval direction), with the column's direction."""
@@ -226,7 +242,7 @@ class TableReport:
         for sec in self.sections():
             title = _md_escape(sec.title) if sec.title else "Ours"
             out += [f"### {title}", "", md_table(*self.grid(section=sec)), ""]
-            notes = self._column_notes(sec)
+            notes = self._column_notes(sec) + self._chance_note(sec)
             if notes:
                 out += [*notes, ""]
             if self._has_published(sec):

@@ -351,3 +351,18 @@ def test_a_record_hashes_the_code_that_ran_not_the_disk_at_write_time(tmp_path, 
     import mirbench.bench.stats  # noqa: F401  (imported through the package: its source was snapshotted)
     assert source_at_import(records._PACKAGE.parent / "nowhere.py") is None
     assert source_at_import(Path(mirbench.bench.stats.__file__)) is not None
+
+
+def test_cells_whose_interval_covers_chance_are_named(table):
+    """A column with a ``chance`` level: the rows whose 95 % interval covers it are listed under their table."""
+    import dataclasses
+
+    spec, results = table
+    for seed in (0, 1, 2):
+        put(results, "slow", seed, **{"test/acc": 0.48 + 0.02 * seed, "test/loss": 0.9, "fit_time_s": 10.0})
+        put(results, "fast", seed, **{"test/acc": 0.80 + 0.01 * seed, "test/loss": 0.4, "fit_time_s": 18.0})
+    cols = tuple(dataclasses.replace(c, chance=50.0) if c.id == "acc" else c for c in spec.columns)
+    md = build_report(dataclasses.replace(spec, columns=cols), results_root=results).markdown()
+    note = [ln for ln in md.splitlines() if ln.startswith("*At chance")]
+    assert len(note) == 1 and "`slow`" in note[0] and "`fast`" not in note[0]  # 50 +- 5.0 covers 50; 81 +- 2.5 not
+    assert "At chance" not in build_report(spec, results_root=results).markdown()  # no chance level: no note

@@ -144,8 +144,9 @@ def test_cli_end_to_end_and_table_add(clip_npz, tmp_path, capsys):
 
     assert main(["table", "ismir2020", "--add", f"mine={tmp_path / 'mine.json'}"]) == 0
     table = capsys.readouterr().out
-    mine = [line for line in table.splitlines() if line.startswith("| Added | `mine`")]
-    assert len(mine) == 2  # Table A and the complete-space Table B (no sub-space metrics: not there)
+    mine = [line for line in table.splitlines() if line.startswith("| `mine` |")]
+    # Tables 1, 3 (complete-space metrics only: no sub-space, so not in that group) and 4, under an "Added" group
+    assert len(mine) == 3 and table.count("| *Added* |") == 3, [ln for ln in table.splitlines() if "mine" in ln]
     assert "`classification`" in table  # the paper's rows as before
     assert main(["table", "ismir2020", "--add", f"classification={tmp_path / 'mine.json'}"]) == 2
 

@@ -285,4 +285,5 @@ def test_evaluate_examples_at_ci_scale(tmp_path, capsys):
         args[i] = f"{name}={tmp_path / path}"
         capsys.readouterr()
         assert main(args) == 0, f"{cmd}"
-        assert f"| Added | `{name}`" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "| *Added* |" in out and f"| `{name}` |" in out  # the group header, then the added row
